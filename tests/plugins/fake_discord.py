@@ -1,0 +1,1 @@
+"""Fixtures for the fake Discord (filled in with the fake)."""

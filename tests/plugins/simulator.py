@@ -1,0 +1,1 @@
+"""Fixtures for the provider simulator (filled in with the simulator)."""
