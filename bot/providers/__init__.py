@@ -2,6 +2,7 @@
 
 from bot.providers.base import (
     AuthenticationError,
+    CreateUncertainError,
     InvalidRequestError,
     ModerationBlockedError,
     NotFoundError,
@@ -18,6 +19,7 @@ from bot.providers.base import (
 
 __all__ = [
     "AuthenticationError",
+    "CreateUncertainError",
     "InvalidRequestError",
     "ModerationBlockedError",
     "NotFoundError",

@@ -202,3 +202,17 @@ class ProviderUnavailableError(ProviderError):
 
     retryable = True
     user_hint = "The video provider could not be reached."
+
+
+class CreateUncertainError(ProviderError):
+    """A create or remix request had an unclear outcome and could not be reconciled.
+
+    The request reached the provider but the answer was lost or garbled (timeout after sending,
+    connection reset, a 5xx), and listing recent videos could not settle whether a job started.
+    Re-sending blindly could start (and bill) a second video, so the client stops here.
+    """
+
+    user_hint = (
+        "The video provider may or may not have started this video. "
+        "Wait a moment and check before trying again, or a second video may be billed."
+    )
