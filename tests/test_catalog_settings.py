@@ -42,10 +42,20 @@ def test_operator_catalog_from_toml(tmp_path: Path) -> None:
 
 def test_operator_catalog_from_json_with_price_table(tmp_path: Path) -> None:
     path = tmp_path / "catalog.json"
-    path.write_text(json.dumps({"models": [{
-        "id": "gen4_turbo", "sizes": ["1280x720", "720x1280"], "seconds": [5, 10],
-        "price_usd_per_second": {"1280x720": 0.05, "720x1280": 0.05},
-    }]}))
+    path.write_text(
+        json.dumps(
+            {
+                "models": [
+                    {
+                        "id": "gen4_turbo",
+                        "sizes": ["1280x720", "720x1280"],
+                        "seconds": [5, 10],
+                        "price_usd_per_second": {"1280x720": 0.05, "720x1280": 0.05},
+                    }
+                ]
+            }
+        )
+    )
     assert load_catalog(path).price_usd("gen4_turbo", "720x1280", 10) == pytest.approx(0.5)
 
 
@@ -53,8 +63,11 @@ def test_operator_catalog_from_json_with_price_table(tmp_path: Path) -> None:
     ("text", "fragment"),
     [
         ('[[models]]\nid = "x"\nsizes = ["big"]\nseconds = [4]\nprice_usd_per_second = 1\n', "WIDTHxHEIGHT"),
-        ('[[models]]\nid = "x"\nsizes = ["1280x720", "720x1280"]\nseconds = [4]\n'
-         'price_usd_per_second = {"1280x720" = 1.0}\n', "no price for sizes"),
+        (
+            '[[models]]\nid = "x"\nsizes = ["1280x720", "720x1280"]\nseconds = [4]\n'
+            'price_usd_per_second = {"1280x720" = 1.0}\n',
+            "no price for sizes",
+        ),
         ("models = [", "not valid TOML"),
     ],
 )
@@ -78,11 +91,11 @@ def test_settings_errors_name_the_variable_and_hide_the_value(monkeypatch: pytes
 
 def test_openai_provider_needs_base_url_and_key(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings(None, video_provider="openai")
-    with pytest.raises(SettingsError, match="^VIDEO_API_BASE_URL"):
+    with pytest.raises(SettingsError, match=r"^VIDEO_API_BASE_URL"):
         settings.require_provider()
     settings = load_settings(None, video_provider="openai", video_api_base_url="https://gw.example/v1/")
     assert settings.video_api_base_url == "https://gw.example/v1"
-    with pytest.raises(SettingsError, match="^VIDEO_API_KEY"):
+    with pytest.raises(SettingsError, match=r"^VIDEO_API_KEY"):
         settings.require_provider()
 
 
@@ -94,7 +107,12 @@ def test_secrets_never_show_in_repr() -> None:
 def _run_cli(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env}
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=tmp_path, env=clean, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
     )
 
@@ -115,3 +133,8 @@ def test_cli_bad_setting_exits_2_naming_it(tmp_path: Path) -> None:
 def test_cli_catalog_file_error_names_setting(tmp_path: Path) -> None:
     result = _run_cli(["check"], tmp_path, PYTHONPATH=str(REPO), VIDEO_CATALOG_FILE=str(tmp_path / "none.toml"))
     assert result.returncode == 2 and "VIDEO_CATALOG_FILE" in result.stderr
+
+
+def test_shipped_example_catalog_loads() -> None:
+    catalog = load_catalog(REPO / "catalog.example.toml")
+    assert catalog.models == DEFAULT_CATALOG.models

@@ -14,10 +14,17 @@ from storage.meta import MetaStore
 
 
 def new_job(**overrides: object) -> NewJob:
-    base: dict[str, object] = dict(
-        guild_id=10, channel_id=20, user_id=30, prompt="a red fox in snow", model="sora-2",
-        size="1280x720", seconds=4, provider="simulator", price_usd=0.4,
-    )
+    base: dict[str, object] = {
+        "guild_id": 10,
+        "channel_id": 20,
+        "user_id": 30,
+        "prompt": "a red fox in snow",
+        "model": "sora-2",
+        "size": "1280x720",
+        "seconds": 4,
+        "provider": "simulator",
+        "price_usd": 0.4,
+    }
     base.update(overrides)
     return NewJob(**base)  # type: ignore[arg-type]
 
@@ -104,7 +111,7 @@ async def test_list_active_and_member_paging(db: Database) -> None:
     ids = [(await store.create(new_job(prompt=f"prompt {i}")))[0].id for i in range(5)]
     await store.create(new_job(user_id=31))
     await store.transition(ids[0], JobStatus.PENDING, JobStatus.FAILED, error_message="boom")
-    assert [j.id for j in await store.list_active()] == ids[1:] + [ids[-1] + 1]
+    assert [j.id for j in await store.list_active()] == [*ids[1:], ids[-1] + 1]
     page1 = await store.list_for_member(10, 30, limit=2, offset=0)
     page3 = await store.list_for_member(10, 30, limit=2, offset=4)
     assert [j.id for j in page1] == [ids[4], ids[3]] and [j.id for j in page3] == [ids[0]]
