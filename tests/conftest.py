@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.plugins.simulator",
     "tests.plugins.fake_discord",
+    "tests.plugins.reelbot",
 ]

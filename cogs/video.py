@@ -1,0 +1,284 @@
+"""/video: create, status, history, cancel.  Thin adapters: parse, answer in time, call services."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import embeds, rules
+from bot.client import reply_ephemeral
+from bot.jobs import JobRequestError, VideoRequest
+from bot.providers.openai import ReferenceImage
+from storage.jobs import Job, JobStatus
+
+if TYPE_CHECKING:
+    from bot.client import ReelBot
+
+log = logging.getLogger(__name__)
+
+MAX_PROMPT_CHARS = 4000
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp"}
+HISTORY_PAGE_SIZE = 8
+
+
+@app_commands.guild_only()
+class VideoCog(commands.GroupCog, group_name="video", group_description="Generate AI videos from a prompt"):
+    def __init__(self, bot: ReelBot) -> None:
+        self.bot = bot
+        self.catalog = bot.catalog
+        self._offer_models()
+
+    def _offer_models(self) -> None:
+        """Turn the configured catalog into the ``model`` option's choices (autocomplete past 25 models)."""
+        params = self.create._params  # discord.py 2.7: per-instance copy made when the cog was created
+        if len(self.catalog.models) <= 25:
+            choices = [app_commands.Choice(name=m.label[:100], value=m.id) for m in self.catalog.models]
+            params["model"] = dataclasses.replace(params["model"], choices=choices)
+        else:
+            params["model"] = dataclasses.replace(params["model"], autocomplete=self._model_autocomplete)
+
+    # ------------------------------------------------------------------ /video create
+
+    @app_commands.command(name="create", description="Generate a video from a text prompt")
+    @app_commands.describe(
+        prompt="What should happen in the video",
+        model="Video model (default: the first in the catalog)",
+        size="Width x height, e.g. 1280x720 (landscape) or 720x1280 (portrait)",
+        seconds="Length of the video in seconds",
+        image="Optional first frame: PNG, JPEG or WebP, no people's faces",
+    )
+    async def create(
+        self,
+        interaction: discord.Interaction,
+        prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS],
+        model: str | None = None,
+        size: str | None = None,
+        seconds: int | None = None,
+        image: discord.Attachment | None = None,
+    ) -> None:
+        assert interaction.guild_id is not None and interaction.channel_id is not None
+        spec = self.catalog.get(model) if model else self.catalog.default_model
+        if spec is None:
+            raise JobRequestError(self.catalog.validate_request(model or "", "", 0) or "Unknown model.")
+        size = size or spec.default_size or spec.sizes[0]
+        seconds = seconds if seconds is not None else (spec.default_seconds or spec.seconds[0])
+        problem = self.catalog.validate_request(spec.id, size, seconds)
+        if problem:
+            raise JobRequestError(problem)
+        verdict = rules.check_prompt(prompt)
+        if not verdict.allowed:
+            raise JobRequestError(f"🚫 {verdict.reason}")
+        if image is not None:
+            self._check_attachment(image)
+
+        # Everything below may take longer than Discord's 3-second window.
+        await interaction.response.defer(thinking=True)
+        reference = await self._reference_image(image, size) if image is not None else None
+
+        service = self.bot.jobs
+        assert service is not None and self.bot.delivery is not None
+        request = VideoRequest(
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            user_id=interaction.user.id,
+            prompt=prompt,
+            model=spec.id,
+            size=size,
+            seconds=seconds,
+            interaction_id=interaction.id,
+            reference=reference,
+            upload_limit_bytes=interaction.filesize_limit,
+        )
+        outcome = await service.record(request)
+        if not outcome.created:
+            await interaction.edit_original_response(
+                content=f"This request was already received as job #{outcome.job.id}."
+            )
+            return
+        job = outcome.job
+        self.bot.delivery.attach(job.id, interaction)
+        await self.bot.delivery.show_status(job, force=True)
+        job = await service.submit(job.id, reference=reference)
+        if job.status in (JobStatus.FAILED, JobStatus.REFUSED):
+            await self.bot.delivery.on_ended(job)
+        else:
+            await self.bot.delivery.show_status(job, force=True)
+
+    def _check_attachment(self, image: discord.Attachment) -> None:
+        content_type = (image.content_type or "").split(";")[0].strip().lower()
+        if content_type not in IMAGE_TYPES:
+            raise JobRequestError("The image must be a PNG, JPEG or WebP file.")
+        if image.size > MAX_IMAGE_BYTES:
+            raise JobRequestError(
+                f"The image is {embeds.format_bytes(image.size)}; the limit is {embeds.format_bytes(MAX_IMAGE_BYTES)}."
+            )
+
+    async def _reference_image(self, image: discord.Attachment, size: str) -> ReferenceImage:
+        try:
+            data = await image.read()
+        except discord.HTTPException as exc:
+            raise JobRequestError("I couldn't download the image from Discord. Please attach it again.") from exc
+        verdict = await asyncio.to_thread(rules.check_image, data)
+        if not verdict.allowed:
+            raise JobRequestError(f"🚫 {verdict.reason}")
+        prepared, content_type = await asyncio.to_thread(rules.prepare_reference_image, data, size)
+        suffix = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}[content_type]
+        return ReferenceImage(data=prepared, filename=f"reference.{suffix}", content_type=content_type)
+
+    # ------------------------------------------------------------------ autocomplete
+
+    async def _model_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        text = current.lower()
+        return [
+            app_commands.Choice(name=m.label[:100], value=m.id)
+            for m in self.catalog.models
+            if text in m.id.lower() or text in m.label.lower()
+        ][:25]
+
+    @create.autocomplete("size")
+    async def _size_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        spec = self.catalog.get(getattr(interaction.namespace, "model", None) or "") or self.catalog.default_model
+        return [app_commands.Choice(name=f"{s} ({_orientation(s)})", value=s) for s in spec.sizes if current in s][:25]
+
+    @create.autocomplete("seconds")
+    async def _seconds_autocomplete(
+        self, interaction: discord.Interaction, current: int | str
+    ) -> list[app_commands.Choice[int]]:
+        spec = self.catalog.get(getattr(interaction.namespace, "model", None) or "") or self.catalog.default_model
+        typed = str(current or "")
+        choices = []
+        for s in spec.seconds:
+            if typed and not str(s).startswith(typed):
+                continue
+            price = spec.price_per_second(spec.default_size or spec.sizes[0]) * s
+            choices.append(app_commands.Choice(name=f"{s} seconds (≈ ${price:.2f})", value=s))
+        return choices[:25]
+
+    async def _job_autocomplete(
+        self, interaction: discord.Interaction, current: int | str
+    ) -> list[app_commands.Choice[int]]:
+        if interaction.guild_id is None:
+            return []
+        jobs = await self.bot.store.search_for_member(interaction.guild_id, interaction.user.id, str(current or ""))
+        return [
+            app_commands.Choice(name=f"#{j.id} · {j.status.value} · {embeds.preview(j.prompt, 60)}"[:100], value=j.id)
+            for j in jobs
+        ]
+
+    # ------------------------------------------------------------------ /video status
+
+    @app_commands.command(name="status", description="Show the state of one of your video jobs")
+    @app_commands.describe(job="The job number (start typing to pick one of yours)")
+    async def status(self, interaction: discord.Interaction, job: app_commands.Range[int, 1]) -> None:
+        found = await self._own_job(interaction, job)
+        if found.held_reason and found.status == JobStatus.COMPLETED:
+            await self.bot.store.update(found.id, channel_id=interaction.channel_id, held_reason=None)
+            assert self.bot.tracker is not None
+            self.bot.tracker.wake()
+            await reply_ephemeral(
+                interaction,
+                f"Job #{found.id} finished, but its video could not be posted earlier ({found.held_reason}). "
+                "I'll post it in this channel now.",
+            )
+            return
+        embed = embeds.status_embed(found, now=discord.utils.utcnow().timestamp(), simulated=self.bot.simulated)
+        if found.result_message_id:
+            url = f"https://discord.com/channels/{found.guild_id}/{found.channel_id}/{found.result_message_id}"
+            embed.add_field(name="Result", value=f"[Jump to the video]({url})", inline=False)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    status.autocomplete("job")(_job_autocomplete)
+
+    async def _own_job(self, interaction: discord.Interaction, job_id: int) -> Job:
+        found = await self.bot.store.get(job_id)
+        if found is None or found.user_id != interaction.user.id or found.guild_id != interaction.guild_id:
+            raise JobRequestError(f"You have no job #{job_id} in this server. `/video history` lists yours.")
+        return found
+
+    # ------------------------------------------------------------------ /video history
+
+    @app_commands.command(name="history", description="List your video jobs in this server")
+    @app_commands.describe(page="Page number (newest first)")
+    async def history(self, interaction: discord.Interaction, page: app_commands.Range[int, 1] = 1) -> None:
+        assert interaction.guild_id is not None
+        view = HistoryView(self.bot, interaction.guild_id, interaction.user.id, page=page)
+        embed = await view.render()
+        await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+
+    # ------------------------------------------------------------------ /video cancel
+
+    @app_commands.command(name="cancel", description="Cancel one of your running video jobs")
+    @app_commands.describe(job="The job number (start typing to pick one of yours)")
+    async def cancel(self, interaction: discord.Interaction, job: app_commands.Range[int, 1]) -> None:
+        found = await self._own_job(interaction, job)
+        assert self.bot.jobs is not None and self.bot.delivery is not None
+        ended = await self.bot.jobs.cancel(found.id, by_user_id=interaction.user.id)
+        await self.bot.delivery.on_ended(ended)
+        text = f"Job #{ended.id} is cancelled; nothing will be posted."
+        if ended.delivery_note:
+            text += f" {ended.delivery_note}"
+        await reply_ephemeral(interaction, text)
+
+    cancel.autocomplete("job")(_job_autocomplete)
+
+
+class HistoryView(discord.ui.View):
+    """Newer / Older buttons on the ephemeral history list."""
+
+    def __init__(self, bot: ReelBot, guild_id: int, user_id: int, *, page: int) -> None:
+        super().__init__(timeout=300)
+        self.bot = bot
+        self.guild_id = guild_id
+        self.user_id = user_id
+        self.page = page
+        self.pages = 1
+
+    async def render(self) -> discord.Embed:
+        total = await self.bot.store.count_for_member(self.guild_id, self.user_id)
+        self.pages = max(1, -(-total // HISTORY_PAGE_SIZE))
+        self.page = min(max(1, self.page), self.pages)
+        jobs = await self.bot.store.list_for_member(
+            self.guild_id, self.user_id, limit=HISTORY_PAGE_SIZE, offset=(self.page - 1) * HISTORY_PAGE_SIZE
+        )
+        embed = discord.Embed(title="Your videos in this server", colour=embeds.COLOUR_MUTED)
+        embed.description = "\n".join(embeds.job_line(j) for j in jobs) or "No videos yet — try `/video create`."
+        embed.set_footer(text=f"Page {self.page} of {self.pages} · {total} job(s)")
+        self.newer.disabled = self.page <= 1
+        self.older.disabled = self.page >= self.pages
+        return embed
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return interaction.user.id == self.user_id
+
+    @discord.ui.button(label="◀ Newer", style=discord.ButtonStyle.secondary)
+    async def newer(self, interaction: discord.Interaction, button: discord.ui.Button[HistoryView]) -> None:
+        self.page -= 1
+        await interaction.response.edit_message(embed=await self.render(), view=self)
+
+    @discord.ui.button(label="Older ▶", style=discord.ButtonStyle.secondary)
+    async def older(self, interaction: discord.Interaction, button: discord.ui.Button[HistoryView]) -> None:
+        self.page += 1
+        await interaction.response.edit_message(embed=await self.render(), view=self)
+
+
+def _orientation(size: str) -> str:
+    width, _, height = size.partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        return "custom"
+    w, h = int(width), int(height)
+    return "landscape" if w > h else "portrait" if h > w else "square"
+
+
+async def setup(bot: ReelBot) -> None:
+    await bot.add_cog(VideoCog(bot))
