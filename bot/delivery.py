@@ -91,10 +91,11 @@ class Delivery:
         self._last_edit.pop(job_id, None)
 
     def _channel(self, job: Job) -> Any:
-        channel = self.client.get_channel(job.channel_id)
-        if channel is None:
-            channel = self.client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-        return channel
+        """The job's channel from the cache, or a partial one (enough to send, edit and read history)."""
+        cached = self.client.get_channel(job.channel_id)
+        if cached is not None:
+            return cached
+        return self.client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
 
     def upload_limit(self, job: Job) -> int:
         interaction = self._live(job.id)

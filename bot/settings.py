@@ -98,7 +98,7 @@ class Settings(BaseSettings):
 def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
     """Build settings, turning a validation failure into one readable line naming the variable."""
     try:
-        settings = Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        settings = Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg,arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "settings"

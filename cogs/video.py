@@ -39,7 +39,9 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
         """Turn the configured catalog into the ``model`` option's choices (autocomplete past 25 models)."""
         params = self.create._params  # discord.py 2.7: per-instance copy made when the cog was created
         if len(self.catalog.models) <= 25:
-            choices = [app_commands.Choice(name=m.label[:100], value=m.id) for m in self.catalog.models]
+            choices: list[app_commands.Choice[str | int | float]] = [
+                app_commands.Choice(name=m.label[:100], value=m.id) for m in self.catalog.models
+            ]
             params["model"] = dataclasses.replace(params["model"], choices=choices)
         else:
             params["model"] = dataclasses.replace(params["model"], autocomplete=self._model_autocomplete)

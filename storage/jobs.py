@@ -72,7 +72,7 @@ class Job:
         return self.status in ACTIVE_STATUSES
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Job:
+    def from_row(cls, row: Mapping[str, Any] | aiosqlite.Row) -> Job:
         data = {f.name: row[f.name] for f in fields(cls)}
         data["status"] = JobStatus(data["status"])
         data["has_reference_image"] = bool(data["has_reference_image"])
