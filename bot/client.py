@@ -16,12 +16,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.delivery import Delivery
+from bot.guard import ContentGuard, CooldownPolicy, ModerationConfig
 from bot.jobs import JobRequestError, JobService
 from bot.providers.openai import VideosClient
 from bot.settings import Settings
 from bot.tracker import Tracker
 from storage import Database, JobStore
+from storage.jobs import Job
 from storage.meta import MetaStore
+from storage.rules import RuleStore
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,8 @@ class ReelBot(commands.Bot):
         self.db = Database(settings.database_path)
         self.store = JobStore(self.db)
         self.meta = MetaStore(self.db)
+        self.rule_store = RuleStore(self.db)
+        self.guard = ContentGuard(self.rule_store)
         self.simulator: Any = None
         self.provider: VideosClient | None = None
         self.jobs: JobService | None = None
@@ -130,7 +135,21 @@ class ReelBot(commands.Bot):
             self.catalog,
             provider_name=settings.video_provider,
             media_dir=settings.media_dir,
+            on_refused=self._record_provider_refusal,
         )
+        self.guard = ContentGuard(
+            self.rule_store,
+            session=self.http_session,
+            moderation=self._moderation_config(base_url),
+            cooldown=CooldownPolicy(
+                count=settings.refusal_cooldown_count,
+                window_seconds=settings.refusal_cooldown_window_seconds,
+                cooldown_seconds=settings.refusal_cooldown_seconds,
+            ),
+        )
+        from bot import rules
+
+        await asyncio.to_thread(rules.warm_up)
         self.delivery = Delivery(
             self,
             self.store,
@@ -172,6 +191,26 @@ class ReelBot(commands.Bot):
         url: str = await self.simulator.start("127.0.0.1", 0)
         log.info("built-in simulator serving the Videos API at %s", url)
         return url
+
+    def _moderation_config(self, provider_base_url: str) -> ModerationConfig | None:
+        settings = self.settings
+        if not settings.moderation_enabled:
+            return None
+        return ModerationConfig(
+            base_url=settings.moderation_base_url or provider_base_url,
+            api_key=settings.moderation_api_key or settings.video_api_key,
+            model=settings.moderation_model,
+            timeout_seconds=settings.moderation_timeout_seconds,
+            fail_open=settings.moderation_fail_open,
+        )
+
+    async def _record_provider_refusal(self, job: Job) -> None:
+        from bot.rules import Verdict
+
+        verdict = Verdict(
+            allowed=False, category="moderation", reason=job.error_message or "", rule=f"provider:{job.error_code}"
+        )
+        await self.guard.record(job.guild_id, job.user_id, "provider", verdict, job.prompt, job_id=job.id)
 
     async def _start_tracker_when_ready(self) -> None:
         await self.wait_until_ready()

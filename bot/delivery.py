@@ -86,7 +86,8 @@ class Delivery:
             return None
         return interaction
 
-    def _forget(self, job_id: int) -> None:
+    def forget(self, job_id: int) -> None:
+        """Stop updating a job's messages (its interaction and edit throttle are dropped)."""
         self._interactions.pop(job_id, None)
         self._last_edit.pop(job_id, None)
 
@@ -160,7 +161,7 @@ class Delivery:
         await self.show_status(job, force=True)
         if job.status in (JobStatus.FAILED, JobStatus.REFUSED):
             await self._post_failure(job)
-        self._forget(job.id)
+        self.forget(job.id)
 
     async def _post_failure(self, job: Job) -> None:
         embed = embeds.failure_embed(job, simulated=self.simulated)
@@ -288,7 +289,7 @@ class Delivery:
         done = await self.store.get(job.id) or job
         final = replace(done, status=JobStatus.DELIVERED, result_message_id=message_id)
         await self.show_status(final, force=True)
-        self._forget(job.id)
+        self.forget(job.id)
         return DeliveryResult(DeliveryState.DELIVERED, message_id=message_id, note=note)
 
     async def _find_posted(self, job: Job) -> int | None:

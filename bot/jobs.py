@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -93,8 +93,10 @@ class JobService:
         provider_name: str,
         media_dir: Path,
         clock: Callable[[], float] = time.time,
+        on_refused: Callable[[Job], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
+        self.on_refused = on_refused
         self.provider = provider
         self.catalog = catalog
         self.provider_name = provider_name
@@ -310,13 +312,18 @@ class JobService:
 
     async def end(self, job: Job, status: JobStatus, code: str, message: str) -> None:
         """End a not-yet-completed job with a reason the member will see."""
-        await self.store.transition(
+        moved = await self.store.transition(
             job.id,
             (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.SUBMITTED),
             status,
             error_code=code,
             error_message=message,
         )
+        if moved and status == JobStatus.REFUSED and self.on_refused is not None:
+            try:
+                await self.on_refused(await self._reload(job.id))
+            except Exception:
+                log.exception("could not record the provider's refusal of job %s", job.id)
 
     async def _reload(self, job_id: int) -> Job:
         job = await self.store.get(job_id)

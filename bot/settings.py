@@ -46,6 +46,17 @@ class Settings(BaseSettings):
     simulator_failure_rate: float = Field(default=0.0, ge=0, le=1)
     simulator_fps: int = Field(default=12, ge=1, le=60)
 
+    # --- content rules
+    moderation_enabled: bool = False
+    moderation_base_url: str | None = None  # default: the video provider's base URL
+    moderation_api_key: SecretStr | None = None  # default: VIDEO_API_KEY
+    moderation_model: str = "omni-moderation-latest"
+    moderation_timeout_seconds: float = Field(default=5.0, gt=0)
+    moderation_fail_open: bool = False
+    refusal_cooldown_count: int = Field(default=3, ge=0)
+    refusal_cooldown_window_seconds: float = Field(default=600.0, gt=0)
+    refusal_cooldown_seconds: float = Field(default=900.0, ge=0)
+
     # --- storage and tracking
     database_path: Path = Path("data/reelbot.db")
     media_dir: Path = Path("data/media")
@@ -56,7 +67,7 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("video_api_base_url")
+    @field_validator("video_api_base_url", "moderation_base_url")
     @classmethod
     def _base_url_shape(cls, value: str | None) -> str | None:
         if value is None or not value.strip():

@@ -74,15 +74,30 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
         problem = self.catalog.validate_request(spec.id, size, seconds)
         if problem:
             raise JobRequestError(problem)
-        verdict = rules.check_prompt(prompt)
+        guild_id, user_id = interaction.guild_id, interaction.user.id
+        guard = self.bot.guard
+        until = await guard.cooldown_until(guild_id, user_id)
+        if until is not None:
+            raise JobRequestError(
+                f"⏳ Several of your prompts were refused recently, so requests are paused for you until "
+                f"<t:{int(until)}:t> (<t:{int(until)}:R>)."
+            )
+        verdict = await guard.check_prompt(guild_id, prompt)
         if not verdict.allowed:
+            await guard.record(guild_id, user_id, "local", verdict, prompt)
             raise JobRequestError(f"🚫 {verdict.reason}")
         if image is not None:
             self._check_attachment(image)
 
         # Everything below may take longer than Discord's 3-second window.
         await interaction.response.defer(thinking=True)
-        reference = await self._reference_image(image, size) if image is not None else None
+        verdict = await guard.moderate(prompt)
+        if not verdict.allowed:
+            await guard.record(guild_id, user_id, "moderation", verdict, prompt)
+            raise JobRequestError(f"🚫 {verdict.reason}")
+        reference = None
+        if image is not None:
+            reference = await self._reference_image(image, size, guild_id=guild_id, user_id=user_id, prompt=prompt)
 
         service = self.bot.jobs
         assert service is not None and self.bot.delivery is not None
@@ -108,7 +123,11 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
         self.bot.delivery.attach(job.id, interaction)
         await self.bot.delivery.show_status(job, force=True)
         job = await service.submit(job.id, reference=reference)
-        if job.status in (JobStatus.FAILED, JobStatus.REFUSED):
+        if job.status == JobStatus.REFUSED:
+            # The provider's own refusal reads like a local one: private, with the reason.
+            self.bot.delivery.forget(job.id)
+            await reply_ephemeral(interaction, f"🚫 {job.error_message}")
+        elif job.status == JobStatus.FAILED:
             await self.bot.delivery.on_ended(job)
         else:
             await self.bot.delivery.show_status(job, force=True)
@@ -122,15 +141,21 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
                 f"The image is {embeds.format_bytes(image.size)}; the limit is {embeds.format_bytes(MAX_IMAGE_BYTES)}."
             )
 
-    async def _reference_image(self, image: discord.Attachment, size: str) -> ReferenceImage:
+    async def _reference_image(
+        self, image: discord.Attachment, size: str, *, guild_id: int, user_id: int, prompt: str
+    ) -> ReferenceImage:
         try:
             data = await image.read()
         except discord.HTTPException as exc:
             raise JobRequestError("I couldn't download the image from Discord. Please attach it again.") from exc
         verdict = await asyncio.to_thread(rules.check_image, data)
         if not verdict.allowed:
+            await self.bot.guard.record(guild_id, user_id, "image", verdict, prompt)
             raise JobRequestError(f"🚫 {verdict.reason}")
-        prepared, content_type = await asyncio.to_thread(rules.prepare_reference_image, data, size)
+        try:
+            prepared, content_type = await asyncio.to_thread(rules.prepare_reference_image, data, size)
+        except ValueError as exc:
+            raise JobRequestError(f"🚫 That image can't be used as a first frame: {exc}") from exc
         suffix = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}[content_type]
         return ReferenceImage(data=prepared, filename=f"reference.{suffix}", content_type=content_type)
 

@@ -163,15 +163,24 @@ async def test_image_that_is_not_what_it_claims_is_refused_after_defer(reelbot: 
     assert deletes, "the public 'thinking…' message is removed before the private answer"
 
 
-async def test_provider_refusal_reaches_the_member(reelbot: ReelHarness) -> None:
+async def test_provider_refusal_reads_like_a_local_refusal(reelbot: ReelHarness) -> None:
     iid = await create(reelbot, prompt="a calm lake at dawn [moderation-sync]")
+    job = await reelbot.wait_job(1, JobStatus.REFUSED)
+    answer = await ephemeral_answer(reelbot, iid)
+    assert answer == f"🚫 {job.error_message}" and "content rules" in answer
+    assert job.error_code == "moderation_blocked"
+    [refusal] = await reelbot.bot.rule_store.recent_refusals(job.guild_id)  # type: ignore[union-attr]
+    assert (refusal.source, refusal.job_id, refusal.rule) == ("provider", job.id, "provider:moderation_blocked")
+
+
+async def test_provider_refusal_after_render_is_posted_with_the_same_reason(reelbot: ReelHarness) -> None:
+    iid = await create(reelbot, prompt="a calm lake at dawn [moderation-async]")
     job = await reelbot.wait_job(1, JobStatus.REFUSED)
     notice = await reelbot.fake.wait_for(
         lambda r: r.interaction_id == iid and r.method == "POST" and r.path.startswith("/webhooks/"), timeout=5
     )
-    assert notice.payload["embeds"][0]["title"] == "🚫 Not allowed"
-    assert "content rules" in notice.payload["embeds"][0]["description"]
-    assert job.error_code == "moderation_blocked"
+    embed = notice.payload["embeds"][0]
+    assert embed["title"] == "🚫 Not allowed" and embed["description"] == job.error_message
 
 
 async def test_provider_failure_posts_the_reason(reelbot: ReelHarness) -> None:
@@ -336,3 +345,34 @@ async def test_commands_sync_only_when_changed(reelbot: ReelHarness) -> None:
     assert len(reelbot.fake.command_syncs) == 1
     await reelbot.restart()
     assert len(reelbot.fake.command_syncs) == 1, "an unchanged definition must not be synced again"
+
+
+# ------------------------------------------------------------------ content rules through Discord
+
+
+async def test_local_refusal_is_private_recorded_and_costs_nothing(reelbot: ReelHarness) -> None:
+    iid = await create(reelbot, prompt="Pikachu surfing a giant wave")
+    answer = await ephemeral_answer(reelbot, iid)
+    assert answer.startswith("🚫 Copyrighted characters") and "pikachu" not in answer.lower()
+    first = reelbot.fake.interaction_requests(iid)[0]
+    assert first.payload["type"] == 4, "a local refusal is answered directly, without a public defer"
+    assert reelbot.simulator.jobs == {} and await reelbot.bot.store.list_active() == []  # type: ignore[union-attr]
+    [refusal] = await reelbot.bot.rule_store.recent_refusals(reelbot.fake.world.guilds[0].id)  # type: ignore[union-attr]
+    assert refusal.category == "copyright_character" and refusal.source == "local"
+
+
+async def test_repeated_refusals_pause_the_member(reelbot: ReelHarness) -> None:
+    for _ in range(3):
+        iid = await create(reelbot, prompt="Pikachu surfing a giant wave")
+        await ephemeral_answer(reelbot, iid)
+    iid = await create(reelbot, prompt="a lighthouse in a storm")
+    answer = await ephemeral_answer(reelbot, iid)
+    assert answer.startswith("⏳") and "<t:" in answer
+    assert reelbot.simulator.jobs == {}
+
+
+async def test_guild_rule_refuses_in_that_guild(reelbot: ReelHarness) -> None:
+    guild_id = reelbot.fake.world.guilds[0].id
+    await reelbot.bot.guard.add_rule(guild_id, "term", "pineapple pizza", added_by=1)  # type: ignore[union-attr]
+    iid = await create(reelbot, prompt="a pineapple pizza orbiting the moon")
+    assert "This server's moderators" in await ephemeral_answer(reelbot, iid)
