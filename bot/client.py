@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.delivery import Delivery
+from bot.dispatch import Dispatcher
 from bot.guard import ContentGuard, CooldownPolicy, ModerationConfig
 from bot.jobs import JobRequestError, JobService
 from bot.providers.openai import VideosClient
@@ -111,6 +112,7 @@ class ReelBot(commands.Bot):
         self.jobs: JobService | None = None
         self.delivery: Delivery | None = None
         self.tracker: Tracker | None = None
+        self.dispatcher: Dispatcher | None = None
         self._tracker_starter: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -157,12 +159,18 @@ class ReelBot(commands.Bot):
             edit_interval_seconds=settings.progress_edit_interval_seconds,
             default_upload_limit_bytes=settings.default_upload_limit_bytes,
         )
+        self.dispatcher = Dispatcher(
+            self.jobs,
+            max_in_flight=settings.provider_max_concurrent_jobs,
+            requests_per_minute=settings.provider_requests_per_minute,
+        )
         self.tracker = Tracker(
             self.jobs,
             self.delivery,
             media_dir=settings.media_dir,
             poll_interval_seconds=settings.poll_interval_seconds,
             max_concurrent_deliveries=settings.max_concurrent_downloads,
+            dispatcher=self.dispatcher,
         )
         for extension in EXTENSIONS:
             await self.load_extension(extension)

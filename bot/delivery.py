@@ -71,6 +71,7 @@ class Delivery:
         self.clock = clock
         self._interactions: dict[int, discord.Interaction] = {}
         self._last_edit: dict[int, float] = {}
+        self._positions: dict[int, tuple[int, int]] = {}
         self.mentions = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
 
     # ------------------------------------------------------------------ interactions
@@ -90,6 +91,7 @@ class Delivery:
         """Stop updating a job's messages (its interaction and edit throttle are dropped)."""
         self._interactions.pop(job_id, None)
         self._last_edit.pop(job_id, None)
+        self._positions.pop(job_id, None)
 
     def _channel(self, job: Job) -> Any:
         """The job's channel from the cache, or a partial one (enough to send, edit and read history)."""
@@ -109,12 +111,18 @@ class Delivery:
 
     # ------------------------------------------------------------------ status message
 
-    async def show_status(self, job: Job, *, force: bool = False) -> None:
+    async def show_status(
+        self, job: Job, *, force: bool = False, position: tuple[int, int] | None = None
+    ) -> None:
         """Create or edit the job's status message, at most once per edit interval unless forced."""
         now = self.clock()
         if not force and now - self._last_edit.get(job.id, 0.0) < self.edit_interval_seconds:
             return
-        embed = embeds.status_embed(job, now=now, simulated=self.simulated)
+        if position is not None and self._positions.get(job.id) == position and not force:
+            return  # nothing new to show
+        if position is not None:
+            self._positions[job.id] = position
+        embed = embeds.status_embed(job, now=now, simulated=self.simulated, position=position)
         interaction = self._live(job.id)
         if interaction is not None:
             try:
@@ -153,8 +161,8 @@ class Delivery:
         except discord.HTTPException as exc:
             log.info("status edit via channel failed for job %s: %s", job.id, exc)
 
-    async def on_progress(self, job: Job) -> None:
-        await self.show_status(job, force=job.status in (JobStatus.QUEUED,))
+    async def on_progress(self, job: Job, *, position: tuple[int, int] | None = None) -> None:
+        await self.show_status(job, position=position)
 
     async def on_ended(self, job: Job) -> None:
         """A job failed, was refused or was cancelled: final status, and tell the member why."""

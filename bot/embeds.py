@@ -76,7 +76,9 @@ def _spec_line(job: Job) -> str:
     return f"`{job.model}` · {job.size} · {job.seconds} s"
 
 
-def status_embed(job: Job, *, now: float, simulated: bool) -> discord.Embed:
+def status_embed(
+    job: Job, *, now: float, simulated: bool, position: tuple[int, int] | None = None
+) -> discord.Embed:
     """The single status message that is edited while a job runs."""
     ended = job.status in (JobStatus.FAILED, JobStatus.REFUSED, JobStatus.DISCARDED)
     colour = COLOUR_FAILED if ended else COLOUR_DONE if job.status == JobStatus.DELIVERED else COLOUR_WORKING
@@ -90,8 +92,9 @@ def status_embed(job: Job, *, now: float, simulated: bool) -> discord.Embed:
         if remaining is not None:
             line += f" · about {format_duration(remaining)} left"
         embed.add_field(name="Progress", value=line, inline=False)
-    if job.status == JobStatus.QUEUED and job.error_message:
-        embed.add_field(name="Note", value=job.error_message, inline=False)
+    if job.status == JobStatus.QUEUED:
+        place = f"Position **{position[0]}** of {position[1]} in the queue. " if position else ""
+        embed.add_field(name="Queue", value=place + (job.error_message or ""), inline=False)
     if ended and job.error_message:
         embed.add_field(name="Reason", value=preview(job.error_message, 1000), inline=False)
     embed.set_footer(text=_footer(job, simulated))

@@ -97,6 +97,7 @@ class JobService:
     ) -> None:
         self.store = store
         self.on_refused = on_refused
+        self.last_retry_after: float | None = None
         self.provider = provider
         self.catalog = catalog
         self.provider_name = provider_name
@@ -194,6 +195,7 @@ class JobService:
                 )
         except RateLimitedError as exc:
             # Not accepted by the provider: wait in our own queue and try again later.
+            self.last_retry_after = exc.retry_after
             await self.store.transition(
                 job_id,
                 (JobStatus.PENDING, JobStatus.QUEUED),

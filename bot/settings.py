@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     video_catalog_file: Path | None = None
     video_request_timeout_seconds: float = Field(default=60.0, gt=0)
     video_max_retries: int = Field(default=3, ge=0, le=10)
+    provider_max_concurrent_jobs: int | None = Field(default=8, ge=1)  # jobs rendering at once, bot-wide
+    provider_requests_per_minute: int | None = Field(default=None, ge=1)  # create calls per minute, bot-wide
 
     # --- built-in simulator (used when VIDEO_PROVIDER=simulator)
     simulator_job_seconds: float = Field(default=20.0, ge=0)

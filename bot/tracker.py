@@ -22,9 +22,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.jobs import JobService
+
+if TYPE_CHECKING:
+    from bot.dispatch import Dispatcher
 from bot.providers import NotFoundError, NotSupportedError, ProviderError, Video
 from storage.jobs import Job, JobStatus
 
@@ -50,7 +53,9 @@ class DeliveryResult:
 class JobObserver(Protocol):
     """The delivery side (bot.delivery) as the tracker sees it."""
 
-    async def on_progress(self, job: Job) -> None: ...
+    async def on_progress(self, job: Job, *, position: tuple[int, int] | None = None) -> None:
+        """A job moved on; ``position`` is (place, queue length) while it waits in the local queue."""
+        ...
 
     async def on_ended(self, job: Job) -> None: ...
 
@@ -71,8 +76,10 @@ class Tracker:
         max_concurrent_deliveries: int = 2,
         max_concurrent_polls: int = 8,
         clock: Callable[[], float] = time.time,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.service = service
+        self.dispatcher = dispatcher
         self.store = service.store
         self.provider = service.provider
         self.observer = observer
@@ -139,8 +146,13 @@ class Tracker:
         to_deliver = [j for j in jobs if j.status in (JobStatus.COMPLETED, JobStatus.DELIVERING)]
 
         for job in to_submit:
-            if job.id not in self.service.submitting:
-                await self._guarded(job.id, self._resubmit(job))
+            if job.id in self.service.submitting:
+                continue
+            if job.status == JobStatus.QUEUED and self.dispatcher is not None:
+                continue  # released fairly below
+            await self._guarded(job.id, self._resubmit(job))
+        if self.dispatcher is not None:
+            await self._release_queue()
         if to_poll:
             await self._poll(to_poll)
         for job in to_deliver + [j for j in await self._reload_all(to_poll) if j.status == JobStatus.COMPLETED]:
@@ -157,6 +169,19 @@ class Tracker:
             await work  # type: ignore[misc]
         finally:
             self._inflight.discard(job_id)
+
+    async def _release_queue(self) -> None:
+        assert self.dispatcher is not None
+        for job in await self.dispatcher.release():
+            await self._notify(job)
+        positions = await self.dispatcher.positions()
+        for job_id, position in positions.items():
+            job = await self.store.get(job_id)
+            if job is not None:
+                try:
+                    await self.observer.on_progress(job, position=position)
+                except Exception:
+                    log.exception("observer failed for queued job %s", job_id)
 
     async def _resubmit(self, job: Job) -> None:
         before = job.status

@@ -122,8 +122,12 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
         job = outcome.job
         self.bot.delivery.attach(job.id, interaction)
         await self.bot.delivery.show_status(job, force=True)
-        job = await service.submit(job.id, reference=reference)
-        if job.status == JobStatus.REFUSED:
+        assert self.bot.dispatcher is not None
+        job = await self.bot.dispatcher.offer(job.id)
+        if job.status == JobStatus.QUEUED:
+            positions = await self.bot.dispatcher.positions()
+            await self.bot.delivery.show_status(job, force=True, position=positions.get(job.id))
+        elif job.status == JobStatus.REFUSED:
             # The provider's own refusal reads like a local one: private, with the reason.
             self.bot.delivery.forget(job.id)
             await reply_ephemeral(interaction, f"🚫 {job.error_message}")

@@ -198,6 +198,14 @@ class JobStore:
         )
         return [Job.from_row(r) for r in rows]
 
+    async def count_by_status(self, *statuses: JobStatus) -> int:
+        placeholders = ", ".join("?" for _ in statuses)
+        row = await self.db.fetchone(
+            f"SELECT COUNT(*) FROM jobs WHERE status IN ({placeholders})",  # noqa: S608 (placeholders only)
+            [s.value for s in statuses],
+        )
+        return int(row[0]) if row else 0
+
     async def list_for_member(self, guild_id: int, user_id: int, *, limit: int = 10, offset: int = 0) -> list[Job]:
         rows = await self.db.fetchall(
             "SELECT * FROM jobs WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",

@@ -376,3 +376,20 @@ async def test_guild_rule_refuses_in_that_guild(reelbot: ReelHarness) -> None:
     await reelbot.bot.guard.add_rule(guild_id, "term", "pineapple pizza", added_by=1)  # type: ignore[union-attr]
     iid = await create(reelbot, prompt="a pineapple pizza orbiting the moon")
     assert "This server's moderators" in await ephemeral_answer(reelbot, iid)
+
+
+async def test_queued_job_shows_its_position_then_runs(reelbot: ReelHarness) -> None:
+    reelbot.simulator.config.job_seconds = 1.0
+    reelbot.bot.dispatcher.max_in_flight = 1  # type: ignore[union-attr]
+    await create(reelbot, prompt="first in line")
+    second = await create(reelbot, prompt="second in line")
+    queued = await reelbot.fake.wait_for(
+        lambda r: r.interaction_id == second and r.method == "PATCH" and "Position" in json.dumps(r.payload),
+        timeout=5,
+    )
+    fields = {f["name"]: f["value"] for f in queued.payload["embeds"][0]["fields"]}
+    assert fields["Queue"].startswith("Position **1** of 1 in the queue.")
+    await reelbot.wait_job(2, JobStatus.DELIVERED)
+    first = await reelbot.job(1)
+    second_job = await reelbot.job(2)
+    assert first.status == JobStatus.DELIVERED and (first.submitted_at or 0) < (second_job.submitted_at or 0)

@@ -30,11 +30,14 @@ class RecordingObserver:
     progress: list[tuple[int, JobStatus, int]] = field(default_factory=list)
     ended: list[tuple[int, JobStatus]] = field(default_factory=list)
     deliveries: list[tuple[int, bool]] = field(default_factory=list)
+    positions: dict[int, tuple[int, int]] = field(default_factory=dict)
     answer: DeliveryState = DeliveryState.DELIVERED
     next_message_id: int = 1000
 
-    async def on_progress(self, job: Job) -> None:
+    async def on_progress(self, job: Job, *, position: tuple[int, int] | None = None) -> None:
         self.progress.append((job.id, job.status, job.progress))
+        if position is not None:
+            self.positions[job.id] = position
 
     async def on_ended(self, job: Job) -> None:
         self.ended.append((job.id, job.status))
