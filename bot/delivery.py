@@ -43,6 +43,7 @@ ENTITY_TOO_LARGE = 40005
 # Edits of messages older than an hour have their own, small rate limit (30046): stop progress edits then.
 PROGRESS_EDIT_MAX_AGE_SECONDS = 3600
 HISTORY_SEARCH_LIMIT = 100
+QUEUE_EDIT_INTERVAL_SECONDS = 15.0
 
 
 def job_nonce(job_id: int) -> str:
@@ -116,7 +117,11 @@ class Delivery:
     ) -> None:
         """Create or edit the job's status message, at most once per edit interval unless forced."""
         now = self.clock()
-        if not force and now - self._last_edit.get(job.id, 0.0) < self.edit_interval_seconds:
+        interval = self.edit_interval_seconds
+        if position is not None and job.status == JobStatus.QUEUED:
+            # A place in the queue changes with every release; showing each step is not worth the requests.
+            interval = max(interval, QUEUE_EDIT_INTERVAL_SECONDS)
+        if not force and now - self._last_edit.get(job.id, 0.0) < interval:
             return
         if position is not None and self._positions.get(job.id) == position and not force:
             return  # nothing new to show

@@ -59,7 +59,7 @@ class ContentGuard:
         """The guild's extra rules, compiled once and cached until a moderator changes them."""
         compiled = self._compiled.get(guild_id)
         if compiled is None:
-            stored = await self.store.list(guild_id)
+            stored = await self.store.list_rules(guild_id)
             compiled = rules.compile_extra_rules(ExtraRule(kind=r.kind, pattern=r.pattern, id=r.id) for r in stored)  # type: ignore[arg-type]
             self._compiled[guild_id] = compiled
         return compiled

@@ -8,6 +8,7 @@ row that the tracker reconciles on start-up instead of re-sending blindly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -103,8 +104,10 @@ class JobService:
         self.provider_name = provider_name
         self.media_dir = media_dir
         self.clock = clock
-        # Jobs whose create call is in flight in this process: the tracker leaves them alone.
+        # Jobs whose create call (or reconcile) is in flight in this process: nobody else may send them.
         self.submitting: set[int] = set()
+        # Fresh rows still owned by the command that recorded them: the tracker leaves them alone.
+        self.held: set[int] = set()
 
     # ------------------------------------------------------------------ create
 
@@ -133,6 +136,8 @@ class JobService:
                 upload_limit_bytes=request.upload_limit_bytes,
             )
         )
+        if created:
+            self.held.add(job.id)
         if created and request.reference is not None:
             path = await asyncio.to_thread(self._save_reference, job.id, request.reference)
             await self.store.update(job.id, reference_path=str(path))
@@ -143,7 +148,10 @@ class JobService:
         outcome = await self.record(request)
         if not outcome.created:
             return outcome
-        return SubmitOutcome(await self.submit(outcome.job.id, reference=request.reference), created=True)
+        try:
+            return SubmitOutcome(await self.submit(outcome.job.id, reference=request.reference), created=True)
+        finally:
+            self.release_hold(outcome.job.id)
 
     def _save_reference(self, job_id: int, image: ReferenceImage) -> Path:
         folder = self.media_dir / "references"
@@ -162,37 +170,39 @@ class JobService:
             return None
         return ReferenceImage(data=path.read_bytes(), filename=f"reference{path.suffix}", content_type=content_type)
 
-    async def submit(self, job_id: int, *, reference: ReferenceImage | None = None, reconcile: bool = False) -> Job:
+    async def submit(self, job_id: int, *, reference: ReferenceImage | None = None) -> Job:
         """Send a ``pending``/``queued`` job to the provider and record the outcome on the row.
 
-        With ``reconcile`` (a row left ``pending`` by an earlier process) the provider is first asked
-        whether it already has the job, so a create that reached it before a crash is adopted, not
-        sent again.
+        The job is claimed (``submitting``) before the first await and stays claimed until its row says
+        ``submitted``, so no second caller can send it again in between.
         """
-        job = await self.store.get(job_id)
-        if job is None or job.status not in (JobStatus.PENDING, JobStatus.QUEUED):
-            return job  # type: ignore[return-value]
         if job_id in self.submitting:
-            return job
+            return await self._reload(job_id)
         self.submitting.add(job_id)
         try:
-            video: Video | None = None
-            if reconcile:
-                video = await self._find_existing(job)
-            if video is None:
-                if job.has_reference_image and reference is None:
-                    reference = await asyncio.to_thread(self._load_reference, job)
-                    if reference is None:
-                        await self.end(
-                            job,
-                            JobStatus.FAILED,
-                            "reference_missing",
-                            "The reference image was lost before the job could be sent. Please run the command again.",
-                        )
-                        return await self._reload(job_id)
-                video = await self.provider.create(
-                    prompt=job.prompt, model=job.model, size=job.size, seconds=job.seconds, image=reference
-                )
+            job = await self._reload(job_id)
+            if job.status not in (JobStatus.PENDING, JobStatus.QUEUED):
+                return job
+            return await self._submit_claimed(job, reference)
+        finally:
+            self.submitting.discard(job_id)
+
+    async def _submit_claimed(self, job: Job, reference: ReferenceImage | None) -> Job:
+        job_id = job.id
+        try:
+            if job.has_reference_image and reference is None:
+                reference = await asyncio.to_thread(self._load_reference, job)
+                if reference is None:
+                    await self.end(
+                        job,
+                        JobStatus.FAILED,
+                        "reference_missing",
+                        "The reference image was lost before the job could be sent. Please run the command again.",
+                    )
+                    return await self._reload(job_id)
+            video = await self.provider.create(
+                prompt=job.prompt, model=job.model, size=job.size, seconds=job.seconds, image=reference
+            )
         except RateLimitedError as exc:
             # Not accepted by the provider: wait in our own queue and try again later.
             self.last_retry_after = exc.retry_after
@@ -211,16 +221,18 @@ class JobService:
             await self.end(job, JobStatus.FAILED, exc.code or "invalid_request", _safe_message(exc))
             return await self._reload(job_id)
         except ProviderError as exc:
-            # Transport trouble, server errors, or an uncertain create: keep the row pending; the tracker
-            # reconciles it on its next pass rather than re-sending blindly.
+            # Transport trouble, server errors, or an uncertain create: leave the row as it is; the tracker
+            # reconciles it later (asking the provider first) rather than re-sending blindly.
             log.warning("submit of job %s did not complete: %s", job_id, exc)
             await self.store.update(job_id, error_code=exc.code or "provider_unavailable", error_message=exc.user_hint)
             return await self._reload(job_id)
-        finally:
-            self.submitting.discard(job_id)
+        await self._adopt(job, video)
+        return await self._reload(job_id)
 
-        await self.store.transition(
-            job_id,
+    async def _adopt(self, job: Job, video: Video) -> None:
+        """Record the provider's job on the row; if the row moved on meanwhile, delete the orphan."""
+        moved = await self.store.transition(
+            job.id,
             (JobStatus.PENDING, JobStatus.QUEUED),
             JobStatus.SUBMITTED,
             provider_video_id=video.id,
@@ -229,9 +241,49 @@ class JobService:
             error_code=None,
             error_message=None,
         )
+        if not moved:
+            log.error("job %s changed while its create was in flight; deleting provider video %s", job.id, video.id)
+            with contextlib.suppress(ProviderError):
+                await self.provider.delete(video.id)
+            return
         if video.status.terminal:
-            await self.apply_remote(await self._reload(job_id), video)
-        return await self._reload(job_id)
+            await self.apply_remote(await self._reload(job.id), video)
+
+    async def reconcile(self, job_id: int) -> Job:
+        """Resolve a ``pending`` row that no live request owns (left by a crash or a failed create).
+
+        The provider is asked first: a job it already has is adopted; otherwise the row joins the local
+        queue (``queued``) and is submitted in its turn — never sent blindly.
+        """
+        if job_id in self.submitting or job_id in self.held:
+            return await self._reload(job_id)
+        self.submitting.add(job_id)
+        try:
+            job = await self._reload(job_id)
+            if job.status != JobStatus.PENDING:
+                return job
+            try:
+                video = await self._find_existing(job)
+            except ProviderError as exc:
+                log.info("cannot reconcile job %s yet: %s", job_id, exc)
+                return job
+            if video is not None:
+                await self._adopt(job, video)
+            else:
+                await self.store.transition(
+                    job_id,
+                    JobStatus.PENDING,
+                    JobStatus.QUEUED,
+                    error_code="waiting",
+                    error_message="Waiting for a free slot at the video provider.",
+                )
+            return await self._reload(job_id)
+        finally:
+            self.submitting.discard(job_id)
+
+    def release_hold(self, job_id: int) -> None:
+        """The command that recorded a job has offered it (or given up): the tracker may take over."""
+        self.held.discard(job_id)
 
     async def _find_existing(self, job: Job) -> Video | None:
         try:

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # A provider that says "not found" this many polls in a row has lost the job.
 NOT_FOUND_LIMIT = 3
+# A pending row this old (seconds) that no live command owns is reconciled with the provider.
+PENDING_GRACE_SECONDS = 30.0
 
 
 class DeliveryState(enum.Enum):
@@ -97,6 +99,7 @@ class Tracker:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self.passes = 0
+        self.started_at = clock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -145,16 +148,20 @@ class Tracker:
         to_poll = [j for j in jobs if j.status == JobStatus.SUBMITTED]
         to_deliver = [j for j in jobs if j.status in (JobStatus.COMPLETED, JobStatus.DELIVERING)]
 
+        now = self.clock()
         for job in to_submit:
-            if job.id in self.service.submitting:
-                continue
-            if job.status == JobStatus.QUEUED and self.dispatcher is not None:
-                continue  # released fairly below
-            await self._guarded(job.id, self._resubmit(job))
-        if self.dispatcher is not None:
-            await self._release_queue()
+            if job.id in self.service.submitting or job.id in self.service.held:
+                continue  # a live command or create owns it
+            if job.status == JobStatus.PENDING:
+                fresh = job.created_at > self.started_at and now - job.created_at < PENDING_GRACE_SECONDS
+                if not fresh:  # left by an earlier process, or a create that ended uncertainly
+                    await self._guarded(job.id, self._reconcile(job))
+            elif self.dispatcher is None:
+                await self._guarded(job.id, self._resubmit(job))
         if to_poll:
             await self._poll(to_poll)
+        if self.dispatcher is not None:
+            await self._release_queue()  # after polling, so slots freed this pass are refilled at once
         for job in to_deliver + [j for j in await self._reload_all(to_poll) if j.status == JobStatus.COMPLETED]:
             if job.held_reason or job.id in self._inflight:
                 continue
@@ -176,18 +183,24 @@ class Tracker:
             await self._notify(job)
         positions = await self.dispatcher.positions()
         for job_id, position in positions.items():
-            job = await self.store.get(job_id)
-            if job is not None:
-                try:
-                    await self.observer.on_progress(job, position=position)
-                except Exception:
-                    log.exception("observer failed for queued job %s", job_id)
+            queued = await self.store.get(job_id)
+            if queued is None:
+                continue
+            try:
+                await self.observer.on_progress(queued, position=position)
+            except Exception:
+                log.exception("observer failed for queued job %s", job_id)
 
     async def _resubmit(self, job: Job) -> None:
         before = job.status
-        job = await self.service.submit(job.id, reconcile=job.status == JobStatus.PENDING)
+        job = await self.service.submit(job.id)
         if job.status != before or job.status == JobStatus.SUBMITTED:
             await self._notify(job)
+
+    async def _reconcile(self, job: Job) -> None:
+        updated = await self.service.reconcile(job.id)
+        if updated.status != job.status:
+            await self._notify(updated)
 
     async def _reload_all(self, jobs: list[Job]) -> list[Job]:
         fresh = [await self.store.get(j.id) for j in jobs]

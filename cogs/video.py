@@ -76,12 +76,6 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
             raise JobRequestError(problem)
         guild_id, user_id = interaction.guild_id, interaction.user.id
         guard = self.bot.guard
-        until = await guard.cooldown_until(guild_id, user_id)
-        if until is not None:
-            raise JobRequestError(
-                f"⏳ Several of your prompts were refused recently, so requests are paused for you until "
-                f"<t:{int(until)}:t> (<t:{int(until)}:R>)."
-            )
         verdict = await guard.check_prompt(guild_id, prompt)
         if not verdict.allowed:
             await guard.record(guild_id, user_id, "local", verdict, prompt)
@@ -89,8 +83,14 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
         if image is not None:
             self._check_attachment(image)
 
-        # Everything below may take longer than Discord's 3-second window.
+        # Everything below may take longer than Discord's 3-second window (it waits on SQLite or the network).
         await interaction.response.defer(thinking=True)
+        until = await guard.cooldown_until(guild_id, user_id)
+        if until is not None:
+            raise JobRequestError(
+                f"⏳ Several of your prompts were refused recently, so requests are paused for you until "
+                f"<t:{int(until)}:t> (<t:{int(until)}:R>)."
+            )
         verdict = await guard.moderate(prompt)
         if not verdict.allowed:
             await guard.record(guild_id, user_id, "moderation", verdict, prompt)
@@ -120,10 +120,13 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
             )
             return
         job = outcome.job
-        self.bot.delivery.attach(job.id, interaction)
-        await self.bot.delivery.show_status(job, force=True)
         assert self.bot.dispatcher is not None
-        job = await self.bot.dispatcher.offer(job.id)
+        try:
+            self.bot.delivery.attach(job.id, interaction)
+            await self.bot.delivery.show_status(job, force=True)
+            job = await self.bot.dispatcher.offer(job.id)
+        finally:
+            service.release_hold(job.id)  # from here on the tracker owns the job
         if job.status == JobStatus.QUEUED:
             positions = await self.bot.dispatcher.positions()
             await self.bot.delivery.show_status(job, force=True, position=positions.get(job.id))

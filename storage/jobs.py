@@ -30,6 +30,14 @@ ACTIVE_STATUSES = frozenset(
 )
 TERMINAL_STATUSES = frozenset({JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.REFUSED, JobStatus.DISCARDED})
 
+# How a job's terminal status settles its reserved charge in the ledger.
+_LEDGER_SETTLEMENT = {
+    JobStatus.DELIVERED: "committed",
+    JobStatus.FAILED: "released",
+    JobStatus.REFUSED: "released",
+    JobStatus.DISCARDED: "released",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Job:
@@ -260,8 +268,20 @@ class JobStore:
         assignments, params = _assignments(values) if values else ("", [])
         set_clause = "status = ?, updated_at = ?" + (", " + assignments if assignments else "")
         placeholders = ", ".join("?" for _ in expected_set)
-        changed = await self.db.execute(
-            f"UPDATE jobs SET {set_clause} WHERE id = ? AND status IN ({placeholders})",  # noqa: S608 (whitelist)
-            [new.value, self.clock(), *params, job_id, *(s.value for s in expected_set)],
-        )
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                f"UPDATE jobs SET {set_clause} WHERE id = ? AND status IN ({placeholders})",  # noqa: S608 (whitelist)
+                [new.value, now, *params, job_id, *(s.value for s in expected_set)],
+            )
+            changed = cur.rowcount
+            await cur.close()
+            settle = _LEDGER_SETTLEMENT.get(new)
+            if changed == 1 and settle is not None:
+                # The charge moves with the job, in the same transaction: delivered → committed,
+                # failed / refused / discarded → released.  Only a still-reserved charge is settled.
+                await conn.execute(
+                    "UPDATE ledger SET state = ?, settled_at = ? WHERE job_id = ? AND state = 'reserved'",
+                    (settle, now, job_id),
+                )
         return changed == 1

@@ -63,7 +63,7 @@ class RuleStore:
         await self.db.execute("DELETE FROM guild_rules WHERE id = ? AND guild_id = ?", (rule_id, guild_id))
         return GuildRule(**dict(row))
 
-    async def list(self, guild_id: int) -> list[GuildRule]:
+    async def list_rules(self, guild_id: int) -> list[GuildRule]:
         rows = await self.db.fetchall("SELECT * FROM guild_rules WHERE guild_id = ? ORDER BY id", (guild_id,))
         return [GuildRule(**dict(r)) for r in rows]
 

@@ -64,7 +64,7 @@ async def test_bad_and_duplicate_rules_are_refused_with_the_reason(guard: Conten
     await guard.add_rule(1, "term", "spoilers", added_by=99)
     with pytest.raises(ValueError, match="already has"):
         await guard.add_rule(1, "term", "spoilers", added_by=99)
-    assert [r.pattern for r in await guard.store.list(1)] == ["spoilers"]
+    assert [r.pattern for r in await guard.store.list_rules(1)] == ["spoilers"]
 
 
 async def test_removing_a_rule_takes_effect_at_once(guard: ContentGuard) -> None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import concurrent.futures
 import contextlib
 import hmac
 import logging
@@ -258,6 +259,9 @@ class SimulatorState:
         self._id_rng = random.Random(None if config.seed is None else config.seed + 1)
         self._rng_seed = config.seed
         self._media_root: Path | None = None
+        # Encoding gets its own small pool so it never starves the host process's default executor
+        # (the bot, when it runs the simulator in-process, writes downloads through that one).
+        self._render_pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="sim-render")
 
     # ----------------------------------------------------------------- randomness and ids
 
@@ -378,7 +382,8 @@ class SimulatorState:
             seed=job.sequence,
             reference_image=job.reference_image,
         )
-        media = await asyncio.to_thread(render_media, spec, self.job_media_dir(job))
+        loop = asyncio.get_running_loop()
+        media = await loop.run_in_executor(self._render_pool, render_media, spec, self.job_media_dir(job))
         self.render_count += 1
         return media
 
@@ -405,6 +410,7 @@ class SimulatorState:
         tasks = [job.render_task for job in self.jobs.values() if job.render_task is not None]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        self._render_pool.shutdown(wait=False)
         if self._media_root is not None and not self.config.keep_media:
             await asyncio.to_thread(shutil.rmtree, self._media_root, True)
             self._media_root = None
