@@ -20,11 +20,13 @@ from bot.dispatch import Dispatcher
 from bot.guard import ContentGuard, CooldownPolicy, ModerationConfig
 from bot.jobs import JobRequestError, JobService
 from bot.providers.openai import VideosClient
+from bot.quotas import QuotaService
 from bot.settings import Settings
 from bot.tracker import Tracker
 from storage import Database, JobStore
 from storage.jobs import Job
 from storage.meta import MetaStore
+from storage.quotas import QuotaStore
 from storage.rules import RuleStore
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,11 @@ class ReelBot(commands.Bot):
         self.store = JobStore(self.db)
         self.meta = MetaStore(self.db)
         self.rule_store = RuleStore(self.db)
+        self.quotas = QuotaService(
+            QuotaStore(self.db),
+            defaults=settings.quota_defaults(),
+            daily_spend_cap_usd=settings.daily_spend_cap_usd,
+        )
         self.guard = ContentGuard(self.rule_store)
         self.simulator: Any = None
         self.provider: VideosClient | None = None
@@ -138,6 +145,7 @@ class ReelBot(commands.Bot):
             provider_name=settings.video_provider,
             media_dir=settings.media_dir,
             on_refused=self._record_provider_refusal,
+            quotas=self.quotas,
         )
         self.guard = ContentGuard(
             self.rule_store,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import discord
 
 from storage.jobs import Job, JobStatus
@@ -76,9 +78,7 @@ def _spec_line(job: Job) -> str:
     return f"`{job.model}` · {job.size} · {job.seconds} s"
 
 
-def status_embed(
-    job: Job, *, now: float, simulated: bool, position: tuple[int, int] | None = None
-) -> discord.Embed:
+def status_embed(job: Job, *, now: float, simulated: bool, position: tuple[int, int] | None = None) -> discord.Embed:
     """The single status message that is edited while a job runs."""
     ended = job.status in (JobStatus.FAILED, JobStatus.REFUSED, JobStatus.DISCARDED)
     colour = COLOUR_FAILED if ended else COLOUR_DONE if job.status == JobStatus.DELIVERED else COLOUR_WORKING
@@ -138,3 +138,55 @@ def job_line(job: Job) -> str:
     state = job.status.value if job.status != JobStatus.SUBMITTED else f"rendering {job.progress}%"
     when = f"<t:{int(job.created_at)}:R>"
     return f"{icon} **#{job.id}** · {state} · {_spec_line(job)} · {when}\n> {preview(job.prompt, 80)}"
+
+
+_PERIOD_WORDS = {"day": "24 hours", "week": "7 days", "month": "30 days"}
+_UNIT_WORDS = {"jobs": "videos", "seconds": "video-seconds", "usd": "spend"}
+
+
+def _amount(unit: str, value: float | None) -> str:
+    if value is None:
+        return "∞"
+    if unit == "usd":
+        return f"${value:,.2f}"
+    return f"{value:,.0f}"
+
+
+def _window_lines(windows: tuple[Any, ...]) -> str:
+    lines = []
+    for w in windows:
+        line = (
+            f"**{_UNIT_WORDS.get(w.unit, w.unit).capitalize()}**, last {_PERIOD_WORDS.get(w.period, w.period)}: "
+            f"{_amount(w.unit, w.used)} of {_amount(w.unit, w.limit)} used, {_amount(w.unit, w.left)} left"
+        )
+        if w.resets_at is not None and w.used:
+            line += f" · frees up <t:{int(w.resets_at)}:R>"
+        lines.append(line)
+    return "\n".join(lines) or "No limits."
+
+
+def quota_embed(report: Any) -> discord.Embed:
+    """What a member may still generate here (``report``: bot.quotas.QuotaReport)."""
+    embed = discord.Embed(title="🎟️ Your video allowance", colour=COLOUR_MUTED)
+    embed.description = (
+        "Windows are rolling: a video counts for exactly 24 hours, 7 days or 30 days after it was requested. "
+        "Failed, refused and cancelled videos are refunded."
+    )
+    embed.add_field(name="You", value=_window_lines(report.limited("user")), inline=False)
+    embed.add_field(name="This server", value=_window_lines(report.limited("guild")), inline=False)
+    running = f"You: {report.in_flight_user} of {_amount('jobs', report.max_concurrent_per_user)}"
+    running += f" · server: {report.in_flight_guild} of {_amount('jobs', report.max_concurrent_per_guild)}"
+    embed.add_field(name="Running at once", value=running, inline=False)
+    if report.cooldown_until:
+        embed.add_field(
+            name="Cooldown", value=f"Next request allowed <t:{int(report.cooldown_until)}:R>.", inline=False
+        )
+    elif report.cooldown_seconds:
+        embed.add_field(name="Cooldown", value=f"{format_duration(report.cooldown_seconds)} between requests.")
+    cap = report.global_cap
+    if cap is not None and cap.paused:
+        when = f" It lifts <t:{int(cap.resets_at)}:R>." if cap.resets_at else ""
+        embed.add_field(name="⏸️ Paused bot-wide", value=f"The bot's daily spending cap is reached.{when}", inline=False)
+    if report.grants:
+        embed.add_field(name="Extra allowance", value=f"{len(report.grants)} active grant(s) from moderators.")
+    return embed

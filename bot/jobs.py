@@ -28,6 +28,7 @@ from bot.providers import (
     VideoStatus,
 )
 from bot.providers.openai import ReferenceImage
+from bot.quotas import Charge, QuotaExceeded, QuotaService
 from storage.jobs import Job, JobStatus, JobStore, NewJob
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class VideoRequest:
     interaction_id: int | None = None
     reference: ReferenceImage | None = None
     upload_limit_bytes: int | None = None
+    role_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,9 @@ class JobService:
         media_dir: Path,
         clock: Callable[[], float] = time.time,
         on_refused: Callable[[Job], Awaitable[None]] | None = None,
+        quotas: QuotaService | None = None,
     ) -> None:
+        self.quotas = quotas
         self.store = store
         self.on_refused = on_refused
         self.last_retry_after: float | None = None
@@ -120,22 +124,30 @@ class JobService:
         """Validate and write the ``pending`` row (idempotent on ``interaction_id``); no provider call yet."""
         self.validate(request.model, request.size, request.seconds)
         price = self.catalog.price_usd(request.model, request.size, request.seconds)
-        job, created = await self.store.create(
-            NewJob(
-                guild_id=request.guild_id,
-                channel_id=request.channel_id,
-                user_id=request.user_id,
-                prompt=request.prompt,
-                model=request.model,
-                size=request.size,
-                seconds=request.seconds,
-                provider=self.provider_name,
-                price_usd=price,
-                interaction_id=request.interaction_id,
-                has_reference_image=request.reference is not None,
-                upload_limit_bytes=request.upload_limit_bytes,
-            )
+        new = NewJob(
+            guild_id=request.guild_id,
+            channel_id=request.channel_id,
+            user_id=request.user_id,
+            prompt=request.prompt,
+            model=request.model,
+            size=request.size,
+            seconds=request.seconds,
+            provider=self.provider_name,
+            price_usd=price,
+            interaction_id=request.interaction_id,
+            has_reference_image=request.reference is not None,
+            upload_limit_bytes=request.upload_limit_bytes,
         )
+        try:
+            # One BEGIN IMMEDIATE transaction: the row and its reserved charge exist together or not at all,
+            # so no interleaving of concurrent commands can overspend a limit.
+            async with self.store.db.transaction() as conn:
+                job, created = await self.store.insert(conn, new)
+                if created and self.quotas is not None:
+                    charge = Charge(request.guild_id, request.user_id, request.role_ids, request.seconds, price)
+                    await self.quotas.reserve(conn, job.id, charge)
+        except QuotaExceeded as exc:
+            raise JobRequestError(f"⛔ {exc}") from exc
         if created:
             self.held.add(job.id)
         if created and request.reference is not None:

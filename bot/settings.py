@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.catalog import Catalog, CatalogError, load_catalog
+from bot.quotas import QuotaDefaults
 
 
 class SettingsError(Exception):
@@ -59,6 +60,17 @@ class Settings(BaseSettings):
     refusal_cooldown_window_seconds: float = Field(default=600.0, gt=0)
     refusal_cooldown_seconds: float = Field(default=900.0, ge=0)
 
+    # --- quotas: defaults for a guild that has set none of its own (None = unlimited), and a bot-wide cap
+    quota_user_jobs_per_day: int | None = Field(default=3, ge=0)
+    quota_user_seconds_per_day: int | None = Field(default=24, ge=0)
+    quota_user_usd_per_day: float | None = Field(default=None, ge=0)
+    quota_guild_usd_per_day: float | None = Field(default=10.0, ge=0)
+    quota_guild_usd_per_month: float | None = Field(default=100.0, ge=0)
+    quota_max_concurrent_per_user: int | None = Field(default=1, ge=1)
+    quota_max_concurrent_per_guild: int | None = Field(default=5, ge=1)
+    quota_user_cooldown_seconds: float = Field(default=0.0, ge=0)
+    daily_spend_cap_usd: float | None = Field(default=None, ge=0)
+
     # --- storage and tracking
     database_path: Path = Path("data/reelbot.db")
     media_dir: Path = Path("data/media")
@@ -89,6 +101,18 @@ class Settings(BaseSettings):
             return load_catalog(self.video_catalog_file)
         except CatalogError as exc:
             raise SettingsError(f"VIDEO_CATALOG_FILE: {exc}") from exc
+
+    def quota_defaults(self) -> QuotaDefaults:
+        return QuotaDefaults(
+            user_jobs_per_day=self.quota_user_jobs_per_day,
+            user_seconds_per_day=self.quota_user_seconds_per_day,
+            user_usd_per_day=self.quota_user_usd_per_day,
+            guild_usd_per_day=self.quota_guild_usd_per_day,
+            guild_usd_per_month=self.quota_guild_usd_per_month,
+            max_concurrent_per_user=self.quota_max_concurrent_per_user,
+            max_concurrent_per_guild=self.quota_max_concurrent_per_guild,
+            user_cooldown_seconds=self.quota_user_cooldown_seconds,
+        )
 
     def require_discord_token(self) -> SecretStr:
         if self.discord_token is None or not self.discord_token.get_secret_value().strip():

@@ -112,6 +112,7 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
             interaction_id=interaction.id,
             reference=reference,
             upload_limit_bytes=interaction.filesize_limit,
+            role_ids=_role_ids(interaction),
         )
         outcome = await service.record(request)
         if not outcome.created:
@@ -240,6 +241,14 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
             raise JobRequestError(f"You have no job #{job_id} in this server. `/video history` lists yours.")
         return found
 
+    # ------------------------------------------------------------------ /video quota
+
+    @app_commands.command(name="quota", description="What you and this server can still generate, and when it resets")
+    async def quota(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        report = await self.bot.quotas.report(interaction.guild_id, interaction.user.id, _role_ids(interaction))
+        await interaction.response.send_message(embed=embeds.quota_embed(report), ephemeral=True)
+
     # ------------------------------------------------------------------ /video history
 
     @app_commands.command(name="history", description="List your video jobs in this server")
@@ -304,6 +313,11 @@ class HistoryView(discord.ui.View):
     async def older(self, interaction: discord.Interaction, button: discord.ui.Button[HistoryView]) -> None:
         self.page += 1
         await interaction.response.edit_message(embed=await self.render(), view=self)
+
+
+def _role_ids(interaction: discord.Interaction) -> tuple[int, ...]:
+    roles = getattr(interaction.user, "roles", None) or []
+    return tuple(role.id for role in roles)
 
 
 def _orientation(size: str) -> str:

@@ -149,17 +149,16 @@ class JobStore:
         The interaction id is the idempotency key: a second insert for the same interaction returns
         the first job and ``created=False`` instead of creating a second paid job.
         """
-        if new.interaction_id is not None:
-            async with conn.execute("SELECT * FROM jobs WHERE interaction_id = ?", (new.interaction_id,)) as cur:
-                row = await cur.fetchone()
-            if row is not None:
-                return Job.from_row(row), False
         now = self.clock()
-        cur = await conn.execute(
+        # One round trip in the common case: the insert returns the new row, or nothing when this
+        # interaction was already recorded (the UNIQUE interaction_id makes it a no-op).
+        rows = await conn.execute_fetchall(
             """INSERT INTO jobs (guild_id, channel_id, user_id, interaction_id, prompt, model, size, seconds,
                                  price_usd, has_reference_image, remix_of_job_id, provider, status,
                                  upload_limit_bytes, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (interaction_id) DO NOTHING
+               RETURNING *""",
             (
                 new.guild_id,
                 new.channel_id,
@@ -179,12 +178,11 @@ class JobStore:
                 now,
             ),
         )
-        job_id = cur.lastrowid
-        await cur.close()
-        async with conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur2:
-            row = await cur2.fetchone()
-        assert row is not None
-        return Job.from_row(row), True
+        for row in rows:
+            return Job.from_row(row), True
+        existing = await conn.execute_fetchall("SELECT * FROM jobs WHERE interaction_id = ?", (new.interaction_id,))
+        assert existing, "insert was skipped but no job holds this interaction id"
+        return Job.from_row(next(iter(existing))), False
 
     async def create(self, new: NewJob) -> tuple[Job, bool]:
         async with self.db.transaction() as conn:

@@ -87,6 +87,13 @@ def reelbot_settings(tmp_path: Path, simulator: SimulatorServer) -> Settings:
         poll_interval_seconds=0.05,
         progress_edit_interval_seconds=0,
         video_max_retries=1,
+        # Quotas are tested on their own; the other contract tests run without limits.
+        quota_user_jobs_per_day=None,
+        quota_user_seconds_per_day=None,
+        quota_guild_usd_per_day=None,
+        quota_guild_usd_per_month=None,
+        quota_max_concurrent_per_user=None,
+        quota_max_concurrent_per_guild=None,
     )
 
 
