@@ -4,6 +4,7 @@ and the repeat-offender cooldown, behind one service the cogs call before anythi
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,7 +124,8 @@ class ContentGuard:
     async def add_rule(self, guild_id: int, kind: str, pattern: str, added_by: int) -> GuildRule:
         """Validate and store a rule; raises ValueError with the compiler's message when it is bad."""
         pattern = pattern.strip()
-        problem = rules.validate_extra_rule(kind, pattern)
+        # Probing a hostile regex can take a couple of seconds: keep it off the event loop.
+        problem = await asyncio.to_thread(rules.validate_extra_rule, kind, pattern)
         if problem:
             raise ValueError(problem)
         stored = await self.store.add(guild_id, kind, pattern, added_by)
