@@ -19,6 +19,7 @@ from bot.delivery import Delivery
 from bot.dispatch import Dispatcher
 from bot.guard import ContentGuard, CooldownPolicy, ModerationConfig
 from bot.jobs import JobRequestError, JobService
+from bot.modlog import ModerationServices, register_persistent_items
 from bot.providers.openai import VideosClient
 from bot.quotas import QuotaService
 from bot.settings import Settings
@@ -31,7 +32,8 @@ from storage.rules import RuleStore
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.video",)
+EXTENSIONS = ("cogs.video", "cogs.videomod")
+RETENTION_INTERVAL_SECONDS = 3600
 
 
 async def reply_ephemeral(interaction: discord.Interaction, text: str, **kwargs: Any) -> None:
@@ -114,6 +116,9 @@ class ReelBot(commands.Bot):
             daily_spend_cap_usd=settings.daily_spend_cap_usd,
         )
         self.guard = ContentGuard(self.rule_store)
+        # Policy, bans, audit, appeals, privacy and the moderation log; also registers the persistent buttons.
+        self.moderation: ModerationServices = register_persistent_items(self)
+        self._retention_task: asyncio.Task[None] | None = None
         self.simulator: Any = None
         self.provider: VideosClient | None = None
         self.jobs: JobService | None = None
@@ -184,6 +189,7 @@ class ReelBot(commands.Bot):
             await self.load_extension(extension)
         await self.sync_commands()
         self._tracker_starter = asyncio.create_task(self._start_tracker_when_ready())
+        self._retention_task = asyncio.create_task(self._retention_loop())
 
     async def _provider_base_url(self) -> str:
         settings = self.settings
@@ -226,7 +232,18 @@ class ReelBot(commands.Bot):
         verdict = Verdict(
             allowed=False, category="moderation", reason=job.error_message or "", rule=f"provider:{job.error_code}"
         )
-        await self.guard.record(job.guild_id, job.user_id, "provider", verdict, job.prompt, job_id=job.id)
+        refusal_id = await self.guard.record(job.guild_id, job.user_id, "provider", verdict, job.prompt, job_id=job.id)
+        await self.moderation.log.post_refusal(refusal_id)
+
+    async def _retention_loop(self) -> None:
+        """Hourly: erase what each guild's retention setting says is too old (finished jobs, refusals, media)."""
+        await self.wait_until_ready()
+        while not self.is_closed():
+            try:
+                await self.moderation.privacy.apply_retention()
+            except Exception:
+                log.exception("retention sweep failed; trying again in an hour")
+            await asyncio.sleep(RETENTION_INTERVAL_SECONDS)
 
     async def _start_tracker_when_ready(self) -> None:
         await self.wait_until_ready()
@@ -239,6 +256,8 @@ class ReelBot(commands.Bot):
     async def close(self) -> None:
         if self._tracker_starter is not None:
             self._tracker_starter.cancel()
+        if self._retention_task is not None:
+            self._retention_task.cancel()
         if self.tracker is not None:
             await self.tracker.stop()
         await super().close()

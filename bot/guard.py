@@ -90,8 +90,9 @@ class ContentGuard:
 
     async def record(
         self, guild_id: int, user_id: int, source: str, verdict: Verdict, prompt: str, job_id: int | None = None
-    ) -> None:
-        await self.store.record_refusal(
+    ) -> int:
+        """Record a refusal; returns its id (for the moderation log and the member's Appeal button)."""
+        return await self.store.record_refusal(
             guild_id=guild_id,
             user_id=user_id,
             source=source,

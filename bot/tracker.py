@@ -19,7 +19,7 @@ import contextlib
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -170,10 +170,11 @@ class Tracker:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _guarded(self, job_id: int, work: object) -> None:
+    async def _guarded(self, job_id: int, work: Awaitable[None]) -> None:
+        """Run ``work`` for a job while keeping other passes' hands off it."""
         self._inflight.add(job_id)
         try:
-            await work  # type: ignore[misc]
+            await work
         finally:
             self._inflight.discard(job_id)
 

@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot import embeds, rules
 from bot.client import reply_ephemeral
 from bot.jobs import JobRequestError, VideoRequest
+from bot.modlog import appeal_offer, forget_me_prompt
 from bot.providers.openai import ReferenceImage
 from storage.jobs import Job, JobStatus
 
@@ -75,11 +76,41 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
         if problem:
             raise JobRequestError(problem)
         guild_id, user_id = interaction.guild_id, interaction.user.id
+        moderation = self.bot.moderation
+        # Server policy first (pause, bans, channels, roles, models, sizes, length, images), so a paused or
+        # banned member does not pile up refusals.
+        blocked = await moderation.policy.check(
+            guild_id,
+            interaction.channel_id,
+            user_id,
+            _role_ids(interaction),
+            spec.id,
+            size,
+            seconds,
+            has_image=image is not None,
+            parent_channel_id=getattr(interaction.channel, "parent_id", None),
+        )
+        if blocked is not None:
+            raise JobRequestError(blocked)
         guard = self.bot.guard
         verdict = await guard.check_prompt(guild_id, prompt)
         if not verdict.allowed:
-            await guard.record(guild_id, user_id, "local", verdict, prompt)
-            raise JobRequestError(f"🚫 {verdict.reason}")
+            refusal_id = await guard.record(guild_id, user_id, "local", verdict, prompt)
+            await moderation.appeals.remember_request(
+                refusal_id,
+                channel_id=interaction.channel_id,
+                model=spec.id,
+                size=size,
+                seconds=seconds,
+                had_image=image is not None,
+            )
+            note, appeal = await appeal_offer(self.bot, refusal_id)
+            if appeal is None:
+                await reply_ephemeral(interaction, f"🚫 {verdict.reason}{note}")
+            else:
+                await reply_ephemeral(interaction, f"🚫 {verdict.reason}{note}", view=appeal)
+            await moderation.log.post_refusal(refusal_id)
+            return
         if image is not None:
             self._check_attachment(image)
 
@@ -93,7 +124,8 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
             )
         verdict = await guard.moderate(prompt)
         if not verdict.allowed:
-            await guard.record(guild_id, user_id, "moderation", verdict, prompt)
+            refusal_id = await guard.record(guild_id, user_id, "moderation", verdict, prompt)
+            await self.bot.moderation.log.post_refusal(refusal_id)
             raise JobRequestError(f"🚫 {verdict.reason}")
         reference = None
         if image is not None:
@@ -158,7 +190,8 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
             raise JobRequestError("I couldn't download the image from Discord. Please attach it again.") from exc
         verdict = await asyncio.to_thread(rules.check_image, data)
         if not verdict.allowed:
-            await self.bot.guard.record(guild_id, user_id, "image", verdict, prompt)
+            refusal_id = await self.bot.guard.record(guild_id, user_id, "image", verdict, prompt)
+            await self.bot.moderation.log.post_refusal(refusal_id)
             raise JobRequestError(f"🚫 {verdict.reason}")
         try:
             prepared, content_type = await asyncio.to_thread(rules.prepare_reference_image, data, size)
@@ -274,6 +307,14 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
         await reply_ephemeral(interaction, text)
 
     cancel.autocomplete("job")(_job_autocomplete)
+
+    # ------------------------------------------------------------------ /video forget-me
+
+    @app_commands.command(name="forget-me", description="Delete your prompts, jobs and posted videos in this server")
+    async def forget_me(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        text, view = forget_me_prompt(interaction.guild_id, interaction.user.id)
+        await interaction.response.send_message(text, view=view, ephemeral=True)
 
 
 class HistoryView(discord.ui.View):
