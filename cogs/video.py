@@ -16,6 +16,7 @@ from bot.client import reply_ephemeral
 from bot.jobs import JobRequestError, VideoRequest
 from bot.modlog import appeal_offer, forget_me_prompt
 from bot.providers.openai import ReferenceImage
+from cogs._paging import Pager
 from storage.jobs import Job, JobStatus
 
 if TYPE_CHECKING:
@@ -288,9 +289,22 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
     @app_commands.describe(page="Page number (newest first)")
     async def history(self, interaction: discord.Interaction, page: app_commands.Range[int, 1] = 1) -> None:
         assert interaction.guild_id is not None
-        view = HistoryView(self.bot, interaction.guild_id, interaction.user.id, page=page)
-        embed = await view.render()
-        await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+        guild_id, user_id, store = interaction.guild_id, interaction.user.id, self.bot.store
+
+        async def render(number: int) -> tuple[discord.Embed, int]:
+            total = await store.count_for_member(guild_id, user_id)
+            pages = max(1, -(-total // HISTORY_PAGE_SIZE))
+            number = min(max(1, number), pages)
+            jobs = await store.list_for_member(
+                guild_id, user_id, limit=HISTORY_PAGE_SIZE, offset=(number - 1) * HISTORY_PAGE_SIZE
+            )
+            embed = discord.Embed(title="Your videos in this server", colour=embeds.COLOUR_MUTED)
+            embed.description = "\n".join(embeds.job_line(j) for j in jobs) or "No videos yet — try `/video create`."
+            embed.set_footer(text=f"Page {number} of {pages} · {total} job(s)")
+            return embed, pages
+
+        view = Pager(user_id, render, page)
+        await interaction.response.send_message(embed=await view.first(), view=view, ephemeral=True)
 
     # ------------------------------------------------------------------ /video cancel
 
@@ -315,45 +329,6 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
         assert interaction.guild_id is not None
         text, view = forget_me_prompt(interaction.guild_id, interaction.user.id)
         await interaction.response.send_message(text, view=view, ephemeral=True)
-
-
-class HistoryView(discord.ui.View):
-    """Newer / Older buttons on the ephemeral history list."""
-
-    def __init__(self, bot: ReelBot, guild_id: int, user_id: int, *, page: int) -> None:
-        super().__init__(timeout=300)
-        self.bot = bot
-        self.guild_id = guild_id
-        self.user_id = user_id
-        self.page = page
-        self.pages = 1
-
-    async def render(self) -> discord.Embed:
-        total = await self.bot.store.count_for_member(self.guild_id, self.user_id)
-        self.pages = max(1, -(-total // HISTORY_PAGE_SIZE))
-        self.page = min(max(1, self.page), self.pages)
-        jobs = await self.bot.store.list_for_member(
-            self.guild_id, self.user_id, limit=HISTORY_PAGE_SIZE, offset=(self.page - 1) * HISTORY_PAGE_SIZE
-        )
-        embed = discord.Embed(title="Your videos in this server", colour=embeds.COLOUR_MUTED)
-        embed.description = "\n".join(embeds.job_line(j) for j in jobs) or "No videos yet — try `/video create`."
-        embed.set_footer(text=f"Page {self.page} of {self.pages} · {total} job(s)")
-        self.newer.disabled = self.page <= 1
-        self.older.disabled = self.page >= self.pages
-        return embed
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        return interaction.user.id == self.user_id
-
-    @discord.ui.button(label="◀ Newer", style=discord.ButtonStyle.secondary)
-    async def newer(self, interaction: discord.Interaction, button: discord.ui.Button[HistoryView]) -> None:
-        self.page -= 1
-        await interaction.response.edit_message(embed=await self.render(), view=self)
-
-    @discord.ui.button(label="Older ▶", style=discord.ButtonStyle.secondary)
-    async def older(self, interaction: discord.Interaction, button: discord.ui.Button[HistoryView]) -> None:
-        self.page += 1
-        await interaction.response.edit_message(embed=await self.render(), view=self)
 
 
 def _role_ids(interaction: discord.Interaction) -> tuple[int, ...]:

@@ -12,7 +12,6 @@ import datetime as dt
 import io
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
@@ -33,6 +32,7 @@ from bot.modlog import (
 )
 from bot.policy import FEATURES, PolicyError, describe, feature_word
 from bot.quotas import WindowUsage
+from cogs._paging import Pager
 from storage.audit import Action, AuditEntry, TimelineItem
 from storage.jobs import Job, JobStatus
 
@@ -925,38 +925,6 @@ async def _answer(interaction: discord.Interaction, text: str, **kwargs: Any) ->
         await interaction.followup.send(text, ephemeral=True, **kwargs)
     else:
         await interaction.response.send_message(text, ephemeral=True, **kwargs)
-
-
-class Pager(discord.ui.View):
-    """Newer / Older buttons on a private paged list; only the moderator who asked can turn pages."""
-
-    def __init__(self, owner_id: int, render: Callable[[int], Awaitable[tuple[discord.Embed, int]]], page: int) -> None:
-        super().__init__(timeout=600)
-        self.owner_id = owner_id
-        self.render = render
-        self.page = page
-        self.pages = 1
-
-    async def first(self) -> discord.Embed:
-        return await self._show(self.page)
-
-    async def _show(self, page: int) -> discord.Embed:
-        embed, self.pages = await self.render(page)
-        self.page = min(max(1, page), self.pages)
-        self.newer.disabled = self.page <= 1
-        self.older.disabled = self.page >= self.pages
-        return embed
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        return interaction.user.id == self.owner_id
-
-    @discord.ui.button(label="◀ Newer", style=discord.ButtonStyle.secondary)
-    async def newer(self, interaction: discord.Interaction, button: discord.ui.Button[Pager]) -> None:
-        await interaction.response.edit_message(embed=await self._show(self.page - 1), view=self)
-
-    @discord.ui.button(label="Older ▶", style=discord.ButtonStyle.secondary)
-    async def older(self, interaction: discord.Interaction, button: discord.ui.Button[Pager]) -> None:
-        await interaction.response.edit_message(embed=await self._show(self.page + 1), view=self)
 
 
 async def setup(bot: ReelBot) -> None:
