@@ -86,6 +86,8 @@ def status_embed(job: Job, *, now: float, simulated: bool, position: tuple[int, 
     embed.description = f"> {preview(job.prompt, 300)}"
     embed.add_field(name="Video", value=_spec_line(job), inline=True)
     embed.add_field(name="Requested by", value=f"<@{job.user_id}>", inline=True)
+    if job.remix_of_job_id is not None:
+        embed.add_field(name="Remix of", value=f"job #{job.remix_of_job_id}", inline=True)
     if job.status in (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.SUBMITTED, JobStatus.COMPLETED):
         line = progress_bar(job.progress)
         remaining = eta_seconds(job, now)
@@ -110,6 +112,8 @@ def result_embed(job: Job, *, simulated: bool, oversize_note: str | None = None)
     if job.completed_at is not None:
         embed.add_field(name="Time taken", value=format_duration(job.completed_at - job.created_at), inline=True)
     embed.add_field(name="Job", value=f"#{job.id}", inline=True)
+    if job.remix_of_job_id is not None:
+        embed.add_field(name="Remix of", value=f"job #{job.remix_of_job_id}", inline=True)
     if oversize_note:
         embed.add_field(name="Why a thumbnail?", value=oversize_note, inline=False)
     embed.set_footer(text=_footer(job, simulated))

@@ -44,6 +44,8 @@ class VideoProvider(Protocol):
         self, *, prompt: str, model: str, size: str, seconds: int, image: ReferenceImage | None = None
     ) -> Video: ...
 
+    async def remix(self, video_id: str, prompt: str) -> Video: ...
+
     async def retrieve(self, video_id: str) -> Video: ...
 
     async def delete(self, video_id: str) -> bool: ...
@@ -78,6 +80,7 @@ class VideoRequest:
     reference: ReferenceImage | None = None
     upload_limit_bytes: int | None = None
     role_ids: tuple[int, ...] = ()
+    remix_of_job_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,7 @@ class JobService:
             interaction_id=request.interaction_id,
             has_reference_image=request.reference is not None,
             upload_limit_bytes=request.upload_limit_bytes,
+            remix_of_job_id=request.remix_of_job_id,
         )
         try:
             # One BEGIN IMMEDIATE transaction: the row and its reserved charge exist together or not at all,
@@ -212,9 +216,24 @@ class JobService:
                         "The reference image was lost before the job could be sent. Please run the command again.",
                     )
                     return await self._reload(job_id)
-            video = await self.provider.create(
-                prompt=job.prompt, model=job.model, size=job.size, seconds=job.seconds, image=reference
+            if job.remix_of_job_id is not None:
+                source = await self.store.get(job.remix_of_job_id)
+                if source is None or source.provider_video_id is None:
+                    await self.end(job, JobStatus.FAILED, "source_missing", "The video to remix no longer exists.")
+                    return await self._reload(job_id)
+                video = await self.provider.remix(source.provider_video_id, job.prompt)
+            else:
+                video = await self.provider.create(
+                    prompt=job.prompt, model=job.model, size=job.size, seconds=job.seconds, image=reference
+                )
+        except NotSupportedError:
+            await self.end(
+                job,
+                JobStatus.FAILED,
+                "not_supported",
+                "This video provider does not offer remixing, so nothing was made and nothing was charged.",
             )
+            return await self._reload(job_id)
         except RateLimitedError as exc:
             # Not accepted by the provider: wait in our own queue and try again later.
             self.last_retry_after = exc.retry_after

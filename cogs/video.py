@@ -76,6 +76,21 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
         problem = self.catalog.validate_request(spec.id, size, seconds)
         if problem:
             raise JobRequestError(problem)
+        await self._generate(interaction, prompt, spec.id, size, seconds, image=image)
+
+    async def _generate(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        model: str,
+        size: str,
+        seconds: int,
+        *,
+        image: discord.Attachment | None = None,
+        remix_of: int | None = None,
+    ) -> None:
+        """The shared path of create and remix: policy, rules, defer, moderation, record, offer, show."""
+        assert interaction.guild_id is not None and interaction.channel_id is not None
         guild_id, user_id = interaction.guild_id, interaction.user.id
         moderation = self.bot.moderation
         # Server policy first (pause, bans, channels, roles, models, sizes, length, images), so a paused or
@@ -85,10 +100,11 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
             interaction.channel_id,
             user_id,
             _role_ids(interaction),
-            spec.id,
+            model,
             size,
             seconds,
             has_image=image is not None,
+            is_remix=remix_of is not None,
             parent_channel_id=getattr(interaction.channel, "parent_id", None),
         )
         if blocked is not None:
@@ -100,7 +116,7 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
             await moderation.appeals.remember_request(
                 refusal_id,
                 channel_id=interaction.channel_id,
-                model=spec.id,
+                model=model,
                 size=size,
                 seconds=seconds,
                 had_image=image is not None,
@@ -139,13 +155,14 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
             channel_id=interaction.channel_id,
             user_id=interaction.user.id,
             prompt=prompt,
-            model=spec.id,
+            model=model,
             size=size,
             seconds=seconds,
             interaction_id=interaction.id,
             reference=reference,
             upload_limit_bytes=interaction.filesize_limit,
             role_ids=_role_ids(interaction),
+            remix_of_job_id=remix_of,
         )
         outcome = await service.record(request)
         if not outcome.created:
@@ -244,6 +261,30 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
             app_commands.Choice(name=f"#{j.id} · {j.status.value} · {embeds.preview(j.prompt, 60)}"[:100], value=j.id)
             for j in jobs
         ]
+
+    # ------------------------------------------------------------------ /video remix
+
+    @app_commands.command(name="remix", description="Make a new video from a finished one, with a changed prompt")
+    @app_commands.describe(
+        job="The job number of a finished video in this server",
+        prompt="The new prompt (describe the whole scene, including what should change)",
+    )
+    async def remix(
+        self,
+        interaction: discord.Interaction,
+        job: app_commands.Range[int, 1],
+        prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS],
+    ) -> None:
+        source = await self.bot.store.get(job)
+        if (
+            source is None
+            or source.guild_id != interaction.guild_id
+            or source.status != JobStatus.DELIVERED
+            or source.provider_video_id is None
+        ):
+            raise JobRequestError(f"Job #{job} is not a finished video in this server, so it can't be remixed.")
+        # A remix keeps the source's model, size and length (the protocol takes only a new prompt).
+        await self._generate(interaction, prompt, source.model, source.size, source.seconds, remix_of=source.id)
 
     # ------------------------------------------------------------------ /video status
 

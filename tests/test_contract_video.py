@@ -393,3 +393,45 @@ async def test_queued_job_shows_its_position_then_runs(reelbot: ReelHarness) -> 
     first = await reelbot.job(1)
     second_job = await reelbot.job(2)
     assert first.status == JobStatus.DELIVERED and (first.submitted_at or 0) < (second_job.submitted_at or 0)
+
+
+# ------------------------------------------------------------------ remix
+
+
+async def test_remix_makes_a_new_video_from_a_finished_one(reelbot: ReelHarness) -> None:
+    await create(reelbot, prompt="a paper boat drifting", size="720x1280", seconds=4)
+    source = await reelbot.wait_job(1, JobStatus.DELIVERED)
+    iid = await reelbot.slash("video", {"job": 1, "prompt": "the same boat, now at night"}, subcommand="remix")
+    remix = await reelbot.wait_job(2, JobStatus.DELIVERED)
+    assert (remix.remix_of_job_id, remix.size, remix.seconds, remix.model) == (1, "720x1280", 4, source.model)
+    remote = reelbot.simulator.jobs[remix.provider_video_id or ""]
+    assert remote.remixed_from_video_id == source.provider_video_id
+    post = [r for r in reelbot.mp4_posts() if r.interaction_id == iid][0]
+    fields = {f["name"]: f["value"] for f in post.payload["embeds"][0]["fields"]}
+    assert fields["Remix of"] == "job #1"
+
+
+async def test_remix_on_a_provider_without_it_says_so_and_refunds(reelbot: ReelHarness) -> None:
+    await create(reelbot, prompt="a paper boat drifting")
+    await reelbot.wait_job(1, JobStatus.DELIVERED)
+    reelbot.simulator.config.unsupported_endpoints = {"remix"}
+    iid = await reelbot.slash("video", {"job": 1, "prompt": "at night"}, subcommand="remix")
+    failed = await reelbot.wait_job(2, JobStatus.FAILED)
+    assert failed.error_code == "not_supported" and "does not offer remixing" in (failed.error_message or "")
+    notice = await reelbot.fake.wait_for(
+        lambda r: r.interaction_id == iid and r.method == "POST" and r.path.startswith("/webhooks/"), timeout=5
+    )
+    assert "does not offer remixing" in notice.payload["embeds"][0]["description"]
+
+
+async def test_remix_needs_a_finished_video_and_the_policy(reelbot: ReelHarness) -> None:
+    iid = await reelbot.slash("video", {"job": 42, "prompt": "at night"}, subcommand="remix")
+    assert "is not a finished video in this server" in await ephemeral_answer(reelbot, iid)
+    await create(reelbot, prompt="a paper boat drifting")
+    await reelbot.wait_job(1, JobStatus.DELIVERED)
+    mod = next(m for m in reelbot.fake.world.guilds[0].members if m.user.username == "mod")
+    iid = await reelbot.slash("videomod", {"enabled": False}, group="policy", subcommand="remix", member=mod)
+    await reelbot.fake.wait_for_request("POST", "/callback", interaction_id=iid)
+    iid = await reelbot.slash("video", {"job": 1, "prompt": "at night"}, subcommand="remix")
+    assert "remix" in (await ephemeral_answer(reelbot, iid)).lower()
+    assert len(reelbot.simulator.jobs) == 1
