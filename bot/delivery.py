@@ -15,6 +15,7 @@ Results larger than the upload limit (read at run time) are replaced by the thum
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
@@ -26,7 +27,9 @@ from typing import Any
 import discord
 
 from bot import embeds
+from bot.media import probe_video
 from bot.tracker import DeliveryResult, DeliveryState
+from bot.transcode import FitResult, fit_to_size
 from storage.jobs import Job, JobStatus, JobStore
 
 log = logging.getLogger(__name__)
@@ -112,9 +115,7 @@ class Delivery:
 
     # ------------------------------------------------------------------ status message
 
-    async def show_status(
-        self, job: Job, *, force: bool = False, position: tuple[int, int] | None = None
-    ) -> None:
+    async def show_status(self, job: Job, *, force: bool = False, position: tuple[int, int] | None = None) -> None:
         """Create or edit the job's status message, at most once per edit interval unless forced."""
         now = self.clock()
         interval = self.edit_interval_seconds
@@ -205,8 +206,9 @@ class Delivery:
                 return await self._finish(job, existing, note="found an earlier post after a restart")
         limit = self.upload_limit(job)
         oversize = (job.video_bytes or Path(job.video_path).stat().st_size) > limit
+        fitted = await self._fit(job, limit) if oversize else None
         try:
-            message = await self._post_result(job, interaction, oversize=oversize, limit=limit)
+            message = await self._post_result(job, interaction, oversize=oversize, limit=limit, fitted=fitted)
         except discord.HTTPException as exc:
             if exc.status != 413 and exc.code != ENTITY_TOO_LARGE:
                 return await self._after_post_error(job, exc)
@@ -214,17 +216,41 @@ class Delivery:
                 return await self._hold(job, "Even the thumbnail is over this channel's upload limit.")
             # Discord's limit was lower than the one we were told: fall back like an oversize video.
             log.info("job %s: upload refused as too large; posting the thumbnail instead", job.id)
-            oversize, limit = True, 0  # 0: the real limit is unknown, only that Discord refused
+            oversize, limit, fitted = True, 0, None  # 0: the real limit is unknown, only that Discord refused
             try:
                 message = await self._post_result(job, interaction, oversize=True, limit=limit)
             except discord.HTTPException as again:
                 return await self._after_post_error(job, again)
-        return await self._finish(job, message.id, note="thumbnail: over upload limit" if oversize else None)
+        note: str | None = None
+        if fitted is not None:
+            note = f"re-encoded to fit: {fitted.size_bytes} bytes, {fitted.width}x{fitted.height}"
+        elif oversize:
+            note = "thumbnail: over upload limit"
+        return await self._finish(job, message.id, note=note)
+
+    async def _fit(self, job: Job, limit: int) -> FitResult | None:
+        """A copy of the video re-encoded under ``limit`` bytes (made once per limit), or None."""
+        assert job.video_path is not None
+        source = Path(job.video_path)
+        target = source.with_name(f"{source.stem}-fit-{limit}.mp4")
+        if target.exists() and target.stat().st_size <= limit:
+            info = await asyncio.to_thread(probe_video, target)
+            return FitResult(target, target.stat().st_size, info.width, info.height)
+        fitted = await asyncio.to_thread(fit_to_size, source, target, limit)
+        if fitted is None:
+            log.info("job %s: no watchable copy fits %d bytes; posting the thumbnail", job.id, limit)
+        return fitted
 
     async def _post_result(
-        self, job: Job, interaction: discord.Interaction | None, *, oversize: bool, limit: int
+        self,
+        job: Job,
+        interaction: discord.Interaction | None,
+        *,
+        oversize: bool,
+        limit: int,
+        fitted: FitResult | None = None,
     ) -> discord.Message:
-        files, embed = self._result_payload(job, oversize=oversize, limit=limit)
+        files, embed = self._result_payload(job, oversize=oversize, limit=limit, fitted=fitted)
         content = f"<@{job.user_id}> your video is ready!"
         if interaction is not None:
             try:
@@ -236,17 +262,27 @@ class Delivery:
                     raise
                 log.info("result via token failed for job %s (%s); using the channel", job.id, exc)
                 self._interactions.pop(job.id, None)
-                files, embed = self._result_payload(job, oversize=oversize, limit=limit)
+                files, embed = self._result_payload(job, oversize=oversize, limit=limit, fitted=fitted)
         return await self._channel(job).send(
             content=content, embed=embed, files=files, allowed_mentions=self.mentions, nonce=job_nonce(job.id)
         )
 
-    def _result_payload(self, job: Job, *, oversize: bool, limit: int) -> tuple[list[discord.File], discord.Embed]:
+    def _result_payload(
+        self, job: Job, *, oversize: bool, limit: int, fitted: FitResult | None = None
+    ) -> tuple[list[discord.File], discord.Embed]:
         assert job.video_path is not None
         if not oversize:
             embed = embeds.result_embed(job, simulated=self.simulated)
             return [discord.File(job.video_path, filename=f"reelbot-job-{job.id}.mp4")], embed
         size = job.video_bytes or Path(job.video_path).stat().st_size
+        if fitted is not None:
+            note = (
+                f"The original is {embeds.format_bytes(size)}, over this channel's {embeds.format_bytes(limit)} "
+                f"upload limit, so this copy was re-encoded to {embeds.format_bytes(fitted.size_bytes)} "
+                f"({fitted.width}x{fitted.height})."
+            )
+            embed = embeds.result_embed(job, simulated=self.simulated, oversize_note=note, note_title="Re-encoded")
+            return [discord.File(fitted.path, filename=f"reelbot-job-{job.id}.mp4")], embed
         over = (
             f"over this channel's {embeds.format_bytes(limit)} upload limit"
             if limit

@@ -103,7 +103,9 @@ def status_embed(job: Job, *, now: float, simulated: bool, position: tuple[int, 
     return embed
 
 
-def result_embed(job: Job, *, simulated: bool, oversize_note: str | None = None) -> discord.Embed:
+def result_embed(
+    job: Job, *, simulated: bool, oversize_note: str | None = None, note_title: str = "Why a thumbnail?"
+) -> discord.Embed:
     embed = discord.Embed(title=RESULT_TITLE, colour=COLOUR_DONE)
     embed.description = f"> {preview(job.prompt)}"
     embed.add_field(name="Model", value=f"`{job.model}`", inline=True)
@@ -115,7 +117,7 @@ def result_embed(job: Job, *, simulated: bool, oversize_note: str | None = None)
     if job.remix_of_job_id is not None:
         embed.add_field(name="Remix of", value=f"job #{job.remix_of_job_id}", inline=True)
     if oversize_note:
-        embed.add_field(name="Why a thumbnail?", value=oversize_note, inline=False)
+        embed.add_field(name=note_title, value=oversize_note, inline=False)
     embed.set_footer(text=_footer(job, simulated))
     return embed
 

@@ -435,3 +435,18 @@ async def test_remix_needs_a_finished_video_and_the_policy(reelbot: ReelHarness)
     iid = await reelbot.slash("video", {"job": 1, "prompt": "at night"}, subcommand="remix")
     assert "remix" in (await ephemeral_answer(reelbot, iid)).lower()
     assert len(reelbot.simulator.jobs) == 1
+
+
+async def test_oversize_video_is_re_encoded_to_fit_when_a_watchable_copy_fits(reelbot: ReelHarness) -> None:
+    reelbot.simulator.config.fps = 12  # a denser clip than the fixture's, well over the limit below
+    iid = await reelbot.slash(
+        "video", {"prompt": "a paper boat drifting"}, subcommand="create", attachment_size_limit=400_000
+    )
+    job = await reelbot.wait_job(1, JobStatus.DELIVERED)
+    assert (job.video_bytes or 0) > 400_000
+    [post] = [r for r in reelbot.mp4_posts() if r.interaction_id == iid]
+    [mp4] = [p for p in post.parts if (p.filename or "").endswith(".mp4")]
+    assert mp4.size <= 400_000 and mp4.data[4:8] == b"ftyp"
+    fields = {f["name"]: f["value"] for f in post.payload["embeds"][0]["fields"]}
+    assert "re-encoded to" in fields["Re-encoded"] and "391 KB upload limit" in fields["Re-encoded"]
+    assert (job.delivery_note or "").startswith("re-encoded to fit")
