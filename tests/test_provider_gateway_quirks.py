@@ -38,7 +38,7 @@ from bot.providers import (
 )
 from bot.providers.openai import DownloadTooLargeError, ReferenceImage, VideosClient
 
-KEY = "sk-test-SECRET-0123456789abcdef"
+KEY = "test-SECRET-key-0123456789abcdef"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
