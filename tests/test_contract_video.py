@@ -406,7 +406,7 @@ async def test_remix_makes_a_new_video_from_a_finished_one(reelbot: ReelHarness)
     assert (remix.remix_of_job_id, remix.size, remix.seconds, remix.model) == (1, "720x1280", 4, source.model)
     remote = reelbot.simulator.jobs[remix.provider_video_id or ""]
     assert remote.remixed_from_video_id == source.provider_video_id
-    post = [r for r in reelbot.mp4_posts() if r.interaction_id == iid][0]
+    [post] = [r for r in reelbot.mp4_posts() if r.interaction_id == iid]
     fields = {f["name"]: f["value"] for f in post.payload["embeds"][0]["fields"]}
     assert fields["Remix of"] == "job #1"
 
