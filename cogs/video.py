@@ -302,7 +302,12 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
                 "I'll post it in this channel now.",
             )
             return
-        embed = embeds.status_embed(found, now=discord.utils.utcnow().timestamp(), simulated=self.bot.simulated)
+        position = None
+        if found.status == JobStatus.QUEUED and self.bot.dispatcher is not None:
+            position = (await self.bot.dispatcher.positions()).get(found.id)
+        embed = embeds.status_embed(
+            found, now=discord.utils.utcnow().timestamp(), simulated=self.bot.simulated, position=position
+        )
         if found.result_message_id:
             url = f"https://discord.com/channels/{found.guild_id}/{found.channel_id}/{found.result_message_id}"
             embed.add_field(name="Result", value=f"[Jump to the video]({url})", inline=False)

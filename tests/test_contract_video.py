@@ -379,7 +379,7 @@ async def test_guild_rule_refuses_in_that_guild(reelbot: ReelHarness) -> None:
 
 
 async def test_queued_job_shows_its_position_then_runs(reelbot: ReelHarness) -> None:
-    reelbot.simulator.config.job_seconds = 1.0
+    reelbot.simulator.config.job_seconds = 3.0  # long enough for the second job to be asked about while queued
     reelbot.bot.dispatcher.max_in_flight = 1  # type: ignore[union-attr]
     await create(reelbot, prompt="first in line")
     second = await create(reelbot, prompt="second in line")
@@ -389,6 +389,10 @@ async def test_queued_job_shows_its_position_then_runs(reelbot: ReelHarness) -> 
     )
     fields = {f["name"]: f["value"] for f in queued.payload["embeds"][0]["fields"]}
     assert fields["Queue"].startswith("Position **1** of 1 in the queue.")
+    iid = await reelbot.slash("video", {"job": 2}, subcommand="status")
+    callback = await reelbot.fake.wait_for_request("POST", "/callback", interaction_id=iid)
+    status_fields = {f["name"]: f["value"] for f in callback.payload["data"]["embeds"][0]["fields"]}
+    assert status_fields["Queue"].startswith("Position **1** of 1")
     await reelbot.wait_job(2, JobStatus.DELIVERED)
     first = await reelbot.job(1)
     second_job = await reelbot.job(2)
