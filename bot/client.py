@@ -247,6 +247,10 @@ class ReelBot(commands.Bot):
 
     async def _start_tracker_when_ready(self) -> None:
         await self.wait_until_ready()
+        # Commands read each guild's policy and rules before answering Discord: have them in memory first.
+        for guild in self.guilds:
+            await self.moderation.policy.warm(guild.id)
+            await self.guard.compiled_rules(guild.id)
         assert self.tracker is not None
         active = await self.store.list_active()
         if active:

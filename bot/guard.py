@@ -13,6 +13,7 @@ import aiohttp
 from pydantic import SecretStr
 
 from bot import rules
+from bot.cache import AsyncCache
 from bot.rules import CompiledRules, ExtraRule, Verdict
 from storage.rules import GuildRule, RuleStore
 
@@ -52,18 +53,17 @@ class ContentGuard:
         self.moderation = moderation
         self.cooldown = cooldown or CooldownPolicy()
         self.clock = clock
-        self._compiled: dict[int, CompiledRules] = {}
+        self._compiled: AsyncCache[int, CompiledRules] = AsyncCache(self._compile)
 
     # ------------------------------------------------------------------ prompt checks
 
     async def compiled_rules(self, guild_id: int) -> CompiledRules:
         """The guild's extra rules, compiled once and cached until a moderator changes them."""
-        compiled = self._compiled.get(guild_id)
-        if compiled is None:
-            stored = await self.store.list_rules(guild_id)
-            compiled = rules.compile_extra_rules(ExtraRule(kind=r.kind, pattern=r.pattern, id=r.id) for r in stored)  # type: ignore[arg-type]
-            self._compiled[guild_id] = compiled
-        return compiled
+        return await self._compiled.get(guild_id)
+
+    async def _compile(self, guild_id: int) -> CompiledRules:
+        stored = await self.store.list_rules(guild_id)
+        return rules.compile_extra_rules(ExtraRule(kind=r.kind, pattern=r.pattern, id=r.id) for r in stored)  # type: ignore[arg-type]
 
     async def check_prompt(self, guild_id: int, prompt: str) -> Verdict:
         """Built-in packs, then the guild's rules (local, no network)."""
@@ -132,10 +132,10 @@ class ContentGuard:
         stored = await self.store.add(guild_id, kind, pattern, added_by)
         if stored is None:
             raise ValueError("This server already has exactly that rule.")
-        self._compiled.pop(guild_id, None)
+        self._compiled.invalidate(guild_id)
         return stored
 
     async def remove_rule(self, guild_id: int, rule_id: int) -> GuildRule | None:
         removed = await self.store.remove(guild_id, rule_id)
-        self._compiled.pop(guild_id, None)
+        self._compiled.invalidate(guild_id)
         return removed

@@ -9,12 +9,15 @@ audit entry (the cog restates it and posts it to the moderation log).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from typing import Final
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Final, TypeVar
 
+from bot.cache import AsyncCache
 from bot.catalog import Catalog
 from storage.audit import Action, AuditEntry
 from storage.policy import ALLOW_KINDS, Ban, GuildPolicy, PolicyStore
+
+T = TypeVar("T")
 
 __all__ = ["FEATURES", "PolicyError", "PolicyService"]
 
@@ -46,11 +49,30 @@ class PolicyService:
         self.store = store
         self.catalog = catalog
         self.clock = clock
+        # /video create checks the policy before answering Discord, so reads must not wait on SQLite: each
+        # guild's policy and bans are cached here and dropped whenever this service writes them.
+        self._policies: AsyncCache[int, GuildPolicy] = AsyncCache(store.get)
+        self._bans: AsyncCache[int, dict[int, Ban]] = AsyncCache(self._load_bans)
+
+    async def warm(self, guild_id: int) -> None:
+        """Load a guild's policy and bans into the cache (at start-up, before the first command)."""
+        await self._policies.get(guild_id)
+        await self._bans.get(guild_id)
+
+    async def _load_bans(self, guild_id: int) -> dict[int, Ban]:
+        return {ban.user_id: ban for ban in await self.store.bans(guild_id, active_at=self.clock())}
+
+    async def _write(self, write: Callable[..., Awaitable[T]], guild_id: int, *args: Any, **kwargs: Any) -> T:
+        try:
+            return await write(guild_id, *args, **kwargs)
+        finally:
+            self._policies.invalidate(guild_id)
+            self._bans.invalidate(guild_id)
 
     # ------------------------------------------------------------------ the check
 
     async def policy(self, guild_id: int) -> GuildPolicy:
-        return await self.store.get(guild_id)
+        return await self._policies.get(guild_id)
 
     async def check(
         self,
@@ -75,13 +97,13 @@ class PolicyService:
         if ban is not None:
             until = f" until {_when(ban.expires_at)}" if ban.expires_at is not None else ""
             return f"🚫 A moderator has stopped you from generating videos in this server{until}. Reason: {ban.reason}"
-        policy = await self.store.get(guild_id)
+        policy = await self.policy(guild_id)
         return refusal(policy, channel_id, role_ids, model, size, seconds, has_image, is_remix, parent_channel_id)
 
     # ------------------------------------------------------------------ bans
 
     async def active_ban(self, guild_id: int, user_id: int) -> Ban | None:
-        ban = await self.store.ban(guild_id, user_id)
+        ban = (await self._bans.get(guild_id)).get(user_id)
         return ban if ban is not None and ban.active(self.clock()) else None
 
     async def bans(self, guild_id: int) -> list[Ban]:
@@ -96,10 +118,12 @@ class PolicyService:
         expires_at = None if duration_seconds is None else self.clock() + duration_seconds
         details = {"reason": reason, "expires_at": expires_at}
         action = Action(actor_id, "member.ban", target_id=user_id, details=details)
-        return await self.store.set_ban(guild_id, user_id, reason, expires_at, action)
+        return await self._write(self.store.set_ban, guild_id, user_id, reason, expires_at, action)
 
     async def unban(self, guild_id: int, user_id: int, *, actor_id: int) -> AuditEntry:
-        entry = await self.store.lift_ban(guild_id, user_id, Action(actor_id, "member.unban", target_id=user_id))
+        entry = await self._write(
+            self.store.lift_ban, guild_id, user_id, Action(actor_id, "member.unban", target_id=user_id)
+        )
         if entry is None:
             raise PolicyError(f"<@{user_id}> is not banned from generating videos here.")
         return entry
@@ -110,7 +134,7 @@ class PolicyService:
         """Add to the channel / role / model / size allow-list (the first entry turns the restriction on)."""
         value = self._valid_value(kind, value)
         action = Action(actor_id, f"policy.{kind}.allow", target_id=_target(kind, value), details={kind: value})
-        entry = await self.store.allow(guild_id, kind, value, action)
+        entry = await self._write(self.store.allow, guild_id, kind, value, action)
         if entry is None:
             raise PolicyError(f"{_shown(kind, value)} is already on the list.")
         return entry
@@ -118,14 +142,14 @@ class PolicyService:
     async def disallow(self, guild_id: int, kind: str, value: str, *, actor_id: int) -> AuditEntry:
         _check_kind(kind)
         action = Action(actor_id, f"policy.{kind}.remove", target_id=_target(kind, value), details={kind: value})
-        entry = await self.store.disallow(guild_id, kind, value, action)
+        entry = await self._write(self.store.disallow, guild_id, kind, value, action)
         if entry is None:
             raise PolicyError(f"{_shown(kind, value)} is not on the list.")
         return entry
 
     async def clear(self, guild_id: int, kind: str, *, actor_id: int) -> AuditEntry:
         _check_kind(kind)
-        entry = await self.store.disallow(guild_id, kind, None, Action(actor_id, f"policy.{kind}.clear"))
+        entry = await self._write(self.store.disallow, guild_id, kind, None, Action(actor_id, f"policy.{kind}.clear"))
         if entry is None:
             raise PolicyError(f"There is no {kind} restriction to clear.")
         return entry
@@ -150,34 +174,34 @@ class PolicyService:
         if seconds is not None and seconds <= 0:
             raise PolicyError("The longest duration must be at least one second.")
         action = Action(actor_id, "policy.max_seconds", details={"max_seconds": seconds})
-        return await self.store.update_settings(guild_id, action, max_seconds=seconds)
+        return await self._write(self.store.update_settings, guild_id, action, max_seconds=seconds)
 
     async def set_feature(self, guild_id: int, feature: str, enabled: bool, *, actor_id: int) -> AuditEntry:
         if feature not in FEATURES:
             raise PolicyError(f"Unknown feature {feature!r}.")
         action = Action(actor_id, f"policy.{feature}", details={"enabled": enabled})
-        return await self.store.update_settings(guild_id, action, **{feature: int(enabled)})
+        return await self._write(self.store.update_settings, guild_id, action, **{feature: int(enabled)})
 
     async def pause(self, guild_id: int, reason: str, *, actor_id: int) -> AuditEntry:
         reason = _reason(reason) or "Paused by the moderators."
         action = Action(actor_id, "policy.pause", details={"reason": reason})
-        return await self.store.update_settings(guild_id, action, paused=1, pause_reason=reason)
+        return await self._write(self.store.update_settings, guild_id, action, paused=1, pause_reason=reason)
 
     async def resume(self, guild_id: int, *, actor_id: int) -> AuditEntry:
         if not (await self.store.get(guild_id)).paused:
             raise PolicyError("Generation is not paused.")
         action = Action(actor_id, "policy.resume")
-        return await self.store.update_settings(guild_id, action, paused=0, pause_reason=None)
+        return await self._write(self.store.update_settings, guild_id, action, paused=0, pause_reason=None)
 
     async def set_log_channel(self, guild_id: int, channel_id: int | None, *, actor_id: int) -> AuditEntry:
         action = Action(actor_id, "log_channel", target_id=channel_id, details={"channel_id": channel_id})
-        return await self.store.update_settings(guild_id, action, log_channel_id=channel_id)
+        return await self._write(self.store.update_settings, guild_id, action, log_channel_id=channel_id)
 
     async def set_retention(self, guild_id: int, days: int | None, *, actor_id: int) -> AuditEntry:
         if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
             raise PolicyError(f"Retention is 1 to {MAX_RETENTION_DAYS} days (or off).")
         action = Action(actor_id, "policy.retention", details={"days": days})
-        return await self.store.update_settings(guild_id, action, retention_days=days)
+        return await self._write(self.store.update_settings, guild_id, action, retention_days=days)
 
 
 # ---------------------------------------------------------------------------------------------- pure parts

@@ -409,3 +409,20 @@ async def test_usage_chart_is_a_valid_png() -> None:
     image = Image.open(io.BytesIO(png))
     image.verify()
     assert image.format == "PNG" and image.size == (1000, 750)
+
+
+async def test_checks_are_served_from_cache_and_every_change_drops_it(db: Database, clock: Clock) -> None:
+    policy = PolicyService(PolicyStore(db, clock=clock), clock=clock)
+    assert await policy.check(GUILD, CHANNEL, ALICE, (), "sora-2", "1280x720", 4, has_image=False) is None
+    await db.execute("UPDATE guild_settings SET paused = 1")  # a write that bypasses the service is not seen…
+    await db.execute(
+        "INSERT INTO member_bans (guild_id, user_id, reason, banned_by, banned_at) VALUES (?, ?, 'x', ?, ?)",
+        (GUILD, ALICE, MOD, clock()),
+    )
+    assert await policy.check(GUILD, CHANNEL, ALICE, (), "sora-2", "1280x720", 4, has_image=False) is None
+    await policy.pause(GUILD, "maintenance", actor_id=MOD)  # …but every change through the service is
+    refused = await policy.check(GUILD, CHANNEL, ALICE, (), "sora-2", "1280x720", 4, has_image=False)
+    assert refused is not None and "stopped you" in refused  # the ban (checked first) is now visible too
+    await policy.unban(GUILD, ALICE, actor_id=MOD)
+    refused = await policy.check(GUILD, CHANNEL, ALICE, (), "sora-2", "1280x720", 4, has_image=False)
+    assert refused is not None and "maintenance" in refused
