@@ -198,6 +198,8 @@ class TermIndex:
     def scan_run(self, run: str) -> set[int]:
         """Terms inside a collapsed run of spaced letters: the whole run, or any term of 4+ letters in it."""
         found = set(self.squashed.get(run, ()))
+        if len(run) >= 4 and run[0] in "ai":  # "a k k k rally": the article joins the run
+            found.update(self.squashed.get(run[1:], ()))
         size = len(run)
         for length in self._lengths:
             if length > size:
@@ -245,6 +247,8 @@ class _RegexRule:
     when_any: frozenset[str] | None
     requires: frozenset[int] | None = None  # only tried when one of these rules already hit
     contains: re.Pattern[str] | None = None  # raw regexes: only tried when the text contains one of these
+    contains_literal: str | None = None  # the only when_contains literal, tested with ``in`` (cheaper)
+    contains_upper: bool = False  # every literal has a capital: an all-lower-case text cannot contain one
 
 
 @dataclass(slots=True)
@@ -256,6 +260,7 @@ class _NamedPerson:
     first_names: frozenset[str]
     not_names: frozenset[str]
     not_second: frozenset[str]
+    link_words: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -275,6 +280,8 @@ class RuleSet:
     _pending_requires: list[tuple[int, list[str], str]] = field(default_factory=list)
     _trigger_words: frozenset[str] = frozenset()
     _combos_by_ref: dict[int, list[int]] = field(default_factory=dict)
+    # raw regexes grouped by their shared when_contains, so the literal test runs once per group
+    _raw_groups: list[tuple[_RegexRule, list[_RegexRule]]] = field(default_factory=list)
 
     def index_triggers(self) -> None:
         """Build the lookups that decide, per prompt, which regexes and combos are worth trying."""
@@ -286,6 +293,12 @@ class RuleSet:
                 for word in rule.when_any:
                     self._triggers.setdefault(word, []).append(position)
         self._trigger_words = frozenset(self._triggers)
+        self._raw_groups = []
+        for rule in self.raw_regexes:
+            if self._raw_groups and rule.contains is not None and self._raw_groups[-1][0].contains is rule.contains:
+                self._raw_groups[-1][1].append(rule)
+            else:
+                self._raw_groups.append((rule, [rule]))
         self._combos_by_ref = {}
         for position, (_, selectors) in enumerate(self.combos):
             for ref in selectors[0]:  # a combo needs its first selector, so it is indexed by that one
@@ -309,13 +322,25 @@ class RuleSet:
                 if any(rule.pattern.search(text) for text in texts):
                     found.add(rule.ref)
         raw = analysis.raw
-        for rule in self.raw_regexes:
-            if (rule.contains is None or rule.contains.search(raw)) and rule.pattern.search(raw):
-                found.add(rule.ref)
+        for first, group in self._raw_groups:
+            contains = first.contains
+            if contains is not None:
+                if first.contains_literal is not None:
+                    if first.contains_literal not in raw:
+                        continue
+                elif (first.contains_upper and raw.islower()) or contains.search(raw) is None:
+                    continue
+            for rule in group:
+                if rule.pattern.search(raw):
+                    found.add(rule.ref)
         if self.named:
             plain = analysis.views[0].tokens
             for named in self.named:
-                if not named.lead_words.isdisjoint(plain) and _named_person(named, analysis.folded, analysis.raw):
+                if (
+                    not named.lead_words.isdisjoint(plain)
+                    and _lead_then_link(named, plain)
+                    and _named_person(named, analysis.folded, analysis.raw)
+                ):
                     found.add(named.ref)
         if found:
             combos_by_ref = self._combos_by_ref
@@ -353,6 +378,21 @@ def _view_texts(views: Sequence[View]) -> list[str]:
 
 
 _TITLE_WORD_RE = re.compile(r"[A-Za-z][\w'-]*")
+
+
+def _lead_then_link(rule: _NamedPerson, tokens: list[str]) -> bool:
+    """A lead word directly followed by a link word ("photo of"): needed for the hint, and far cheaper to test."""
+    link, last = rule.link_words, len(tokens) - 1
+    for word in rule.lead_words.intersection(tokens):
+        position = -1
+        while True:
+            try:
+                position = tokens.index(word, position + 1)
+            except ValueError:
+                break
+            if position < last and tokens[position + 1] in link:
+                return True
+    return False
 
 
 def _named_person(rule: _NamedPerson, folded: str, raw: str) -> bool:
@@ -493,9 +533,13 @@ def _compile_pack(ruleset: RuleSet, name: str, data: dict[str, Any], combos: lis
             flags = 0 if table.get("case_sensitive", True) else re.IGNORECASE
             literals = _strings(table, "when_contains", where)
             contains = re.compile("|".join(re.escape(x) for x in literals)) if literals else None
+            literal = literals[0] if len(literals) == 1 else None
+            upper = bool(literals) and all(x != x.lower() for x in literals)
             for pattern in _strings(table, "regex", where):
                 try:
-                    ruleset.raw_regexes.append(_RegexRule(ref, re.compile(pattern, flags), None, None, contains))
+                    ruleset.raw_regexes.append(
+                        _RegexRule(ref, re.compile(pattern, flags), None, None, contains, literal, upper)
+                    )
                 except re.error as exc:
                     raise PackError(f"{where}: bad regex {pattern!r}: {exc}") from exc
         elif kind == "named_person":
@@ -521,6 +565,7 @@ def _compile_pack(ruleset: RuleSet, name: str, data: dict[str, Any], combos: lis
                     frozenset(n.lower() for n in _strings(table, "first_names", where)),
                     frozenset(" ".join(tokens_of(n)) for n in _strings(table, "not_names", where)),
                     frozenset(n.lower() for n in _strings(table, "not_second_words", where)),
+                    frozenset(t for word in _strings(table, "link_words", where) for t in tokens_of(word)),
                 )
             )
         else:
