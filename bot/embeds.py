@@ -133,6 +133,11 @@ def failure_embed(job: Job, *, simulated: bool) -> discord.Embed:
     return embed
 
 
+def job_choice_name(job: Job) -> str:
+    """How a job reads in an autocomplete list (Discord allows 100 characters)."""
+    return f"#{job.id} · {job.status.value} · {preview(job.prompt, 60)}"[:100]
+
+
 def job_line(job: Job) -> str:
     """One line per job for history and listings."""
     icon = {

@@ -257,10 +257,7 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
         if interaction.guild_id is None:
             return []
         jobs = await self.bot.store.search_for_member(interaction.guild_id, interaction.user.id, str(current or ""))
-        return [
-            app_commands.Choice(name=f"#{j.id} · {j.status.value} · {embeds.preview(j.prompt, 60)}"[:100], value=j.id)
-            for j in jobs
-        ]
+        return [app_commands.Choice(name=embeds.job_choice_name(j), value=j.id) for j in jobs]
 
     # ------------------------------------------------------------------ /video remix
 

@@ -781,10 +781,7 @@ class VideoModCog(
         if interaction.guild_id is None or not interaction.permissions.manage_guild:
             return []  # autocomplete skips the cog check: never show prompts to non-moderators
         jobs = await self.mod.jobs.search_jobs(interaction.guild_id, str(current or ""))
-        return [
-            app_commands.Choice(name=f"#{j.id} · {j.status.value} · {embeds.preview(j.prompt, 60)}"[:100], value=j.id)
-            for j in jobs
-        ]
+        return [app_commands.Choice(name=embeds.job_choice_name(j), value=j.id) for j in jobs]
 
     # ================================================================== /videomod audit
 
