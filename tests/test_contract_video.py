@@ -454,3 +454,33 @@ async def test_oversize_video_is_re_encoded_to_fit_when_a_watchable_copy_fits(re
     fields = {f["name"]: f["value"] for f in post.payload["embeds"][0]["fields"]}
     assert "re-encoded to" in fields["Re-encoded"] and "391 KB upload limit" in fields["Re-encoded"]
     assert (job.delivery_note or "").startswith("re-encoded to fit")
+
+
+async def test_autocomplete_offers_only_the_callers_jobs_and_the_models_sizes(reelbot: ReelHarness) -> None:
+    from tests.fakediscord.payloads import autocomplete
+
+    reelbot.simulator.config.job_seconds = 30
+    await create(reelbot, prompt="alice's lighthouse")
+    mod = next(m for m in reelbot.fake.world.guilds[0].members if m.user.username == "mod")
+    await reelbot.slash("video", {"prompt": "the moderator's forest"}, subcommand="create", member=mod)
+    await reelbot.wait_job(2, JobStatus.SUBMITTED)
+
+    async def choices(payload: dict) -> list[dict]:
+        iid = await reelbot.fake.send_interaction(payload)
+        callback = await reelbot.fake.wait_for_request("POST", "/callback", interaction_id=iid)
+        assert callback.payload["type"] == 8
+        return callback.payload["data"]["choices"]
+
+    world = reelbot.fake.world
+    jobs = await choices(autocomplete("video", {"job": ""}, focused="job", subcommand="status", world=world))
+    assert [c["value"] for c in jobs] == [1] and "alice's lighthouse" in jobs[0]["name"]
+    sizes = await choices(
+        autocomplete(
+            "video",
+            {"prompt": "x", "model": "sora-2-pro", "size": "1792x"},
+            focused="size",
+            subcommand="create",
+            world=world,
+        )
+    )
+    assert [c["value"] for c in sizes] == ["1792x1024"]
