@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.plugins.simulator",
     "tests.plugins.fake_discord",
     "tests.plugins.reelbot",
+    "tests.plugins.storage",
 ]

@@ -3,39 +3,17 @@ AI moderation pass against the simulator's /v1/moderations over loopback."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import aiohttp
 import pytest
 
 from bot.guard import ContentGuard, CooldownPolicy, ModerationConfig
-from bot.simulator import SimulatorServer
+from bot.simulator import ManualClock, SimulatorServer
 from storage import Database
 from storage.rules import RuleStore
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "guard.db") as database:
-        yield database
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def guard(db: Database, clock: Clock) -> ContentGuard:
+def guard(db: Database, clock: ManualClock) -> ContentGuard:
     return ContentGuard(RuleStore(db, clock=clock), cooldown=CooldownPolicy(3, 600, 900), clock=clock)
 
 
@@ -75,7 +53,7 @@ async def test_removing_a_rule_takes_effect_at_once(guard: ContentGuard) -> None
     assert await guard.remove_rule(2, rule.id) is None
 
 
-async def test_cooldown_after_repeated_refusals_and_its_end(guard: ContentGuard, clock: Clock) -> None:
+async def test_cooldown_after_repeated_refusals_and_its_end(guard: ContentGuard, clock: ManualClock) -> None:
     verdict = await guard.check_prompt(1, "Pikachu dancing")
     for _ in range(2):
         await guard.record(1, 5, "local", verdict, "Pikachu dancing")
@@ -89,7 +67,9 @@ async def test_cooldown_after_repeated_refusals_and_its_end(guard: ContentGuard,
     assert await guard.cooldown_until(1, 5) is None
 
 
-async def test_refusals_spread_beyond_the_window_do_not_trigger_cooldown(guard: ContentGuard, clock: Clock) -> None:
+async def test_refusals_spread_beyond_the_window_do_not_trigger_cooldown(
+    guard: ContentGuard, clock: ManualClock
+) -> None:
     verdict = await guard.check_prompt(1, "Pikachu dancing")
     for _ in range(5):
         await guard.record(1, 5, "local", verdict, "Pikachu dancing")

@@ -16,6 +16,7 @@ from bot.modlog import ModerationError, parse_duration
 from bot.policy import PolicyError, PolicyService
 from bot.privacy import PrivacyService
 from bot.quotas import Charge, QuotaDefaults, QuotaService
+from bot.simulator import ManualClock
 from storage import Database, JobStatus, JobStore
 from storage.audit import Action, AuditStore
 from storage.jobs import NewJob
@@ -31,32 +32,8 @@ ROLE, OTHER_ROLE = 40, 41
 DAY = 86_400.0
 
 
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def db(tmp_path: Path):
-    database = Database(tmp_path / "mod.db")
-    await database.open()
-    yield database
-    await database.close()
-
-
-@pytest.fixture
-def policy(db: Database, clock: Clock) -> PolicyService:
+def policy(db: Database, clock: ManualClock) -> PolicyService:
     return PolicyService(PolicyStore(db, clock=clock), catalog=load_catalog(None), clock=clock)
 
 
@@ -124,7 +101,7 @@ async def test_pause_comes_before_the_other_restrictions_and_resume_lifts_it(pol
         await policy.resume(GUILD, actor_id=MOD)
 
 
-async def test_a_ban_applies_until_it_expires_and_unban_lifts_it(policy: PolicyService, clock: Clock) -> None:
+async def test_a_ban_applies_until_it_expires_and_unban_lifts_it(policy: PolicyService, clock: ManualClock) -> None:
     await policy.ban(GUILD, ALICE, reason="spam", duration_seconds=3600, actor_id=MOD)
     refusal = await check(policy) or ""
     assert "stopped you from generating" in refusal and "Reason: spam" in refusal
@@ -157,7 +134,7 @@ async def test_bad_values_are_refused_and_change_nothing(policy: PolicyService, 
     assert await audit_rows(db) == [("policy.model.allow", MOD, None, 1)]
 
 
-async def test_every_change_writes_one_audit_row_and_survives_reopening(tmp_path: Path, clock: Clock) -> None:
+async def test_every_change_writes_one_audit_row_and_survives_reopening(tmp_path: Path, clock: ManualClock) -> None:
     path = tmp_path / "persist.db"
     async with Database(path) as db:
         policy = PolicyService(PolicyStore(db, clock=clock), clock=clock)
@@ -183,14 +160,14 @@ async def test_every_change_writes_one_audit_row_and_survives_reopening(tmp_path
         assert entry.details == {"reason": "spam", "expires_at": None} and entry.created_at == clock.now
 
 
-async def test_a_failed_change_leaves_no_audit_row(db: Database, clock: Clock) -> None:
+async def test_a_failed_change_leaves_no_audit_row(db: Database, clock: ManualClock) -> None:
     store = PolicyStore(db, clock=clock)
     with pytest.raises(ValueError, match="not a guild setting"):
         await store.update_settings(GUILD, Action(MOD, "policy.bogus"), bogus=1)
     assert await audit_rows(db) == []
 
 
-async def test_timeline_merges_refusals_and_actions_newest_first(db: Database, clock: Clock) -> None:
+async def test_timeline_merges_refusals_and_actions_newest_first(db: Database, clock: ManualClock) -> None:
     audit, rules = AuditStore(db, clock=clock), RuleStore(db, clock=clock)
     await audit.record(GUILD, Action(MOD, "member.ban", target_id=ALICE))
     clock.advance(1)
@@ -219,12 +196,12 @@ def test_durations_parse_or_say_what_is_wrong() -> None:
 
 
 @pytest.fixture
-def jobs(db: Database, clock: Clock) -> JobStore:
+def jobs(db: Database, clock: ManualClock) -> JobStore:
     return JobStore(db, clock=clock)
 
 
 @pytest.fixture
-def quotas(db: Database, clock: Clock) -> QuotaService:
+def quotas(db: Database, clock: ManualClock) -> QuotaService:
     return QuotaService(QuotaStore(db, clock=clock), defaults=QuotaDefaults.unlimited(), clock=clock)
 
 
@@ -263,7 +240,7 @@ async def make_job(
 
 
 async def test_releasing_a_delivered_charge_is_guarded_and_audited(
-    db: Database, jobs: JobStore, quotas: QuotaService, clock: Clock
+    db: Database, jobs: JobStore, quotas: QuotaService, clock: ManualClock
 ) -> None:
     job_id = await make_job(jobs, quotas, JobStatus.DELIVERED)
     store = ModerationStore(db, clock=clock)
@@ -301,7 +278,9 @@ def media(tmp_path: Path) -> Path:
     return folder
 
 
-def privacy_service(db: Database, jobs: JobStore, media: Path, clock: Clock, cancelled: list[int]) -> PrivacyService:
+def privacy_service(
+    db: Database, jobs: JobStore, media: Path, clock: ManualClock, cancelled: list[int]
+) -> PrivacyService:
     async def cancel(job_id: int) -> None:
         cancelled.append(job_id)
         await jobs.transition(job_id, (JobStatus.PENDING, JobStatus.SUBMITTED), JobStatus.DISCARDED)
@@ -312,7 +291,7 @@ def privacy_service(db: Database, jobs: JobStore, media: Path, clock: Clock, can
 
 
 async def test_forget_me_erases_the_members_data_and_keeps_billing_rows(
-    db: Database, jobs: JobStore, quotas: QuotaService, media: Path, clock: Clock
+    db: Database, jobs: JobStore, quotas: QuotaService, media: Path, clock: ManualClock
 ) -> None:
     old_file = media / "results" / "job-1.mp4"
     old_file.write_bytes(b"mp4")
@@ -353,7 +332,7 @@ async def test_forget_me_erases_the_members_data_and_keeps_billing_rows(
 
 
 async def test_retention_sweeps_old_finished_data_only(
-    db: Database, jobs: JobStore, media: Path, clock: Clock, policy: PolicyService
+    db: Database, jobs: JobStore, media: Path, clock: ManualClock, policy: PolicyService
 ) -> None:
     await policy.set_retention(GUILD, 7, actor_id=MOD)
     old_file = media / "results" / "job-1.mp4"
@@ -381,7 +360,7 @@ async def test_retention_sweeps_old_finished_data_only(
 # ------------------------------------------------------------------ usage
 
 
-async def test_usage_sums_per_day_and_top_members(db: Database, jobs: JobStore, clock: Clock) -> None:
+async def test_usage_sums_per_day_and_top_members(db: Database, jobs: JobStore, clock: ManualClock) -> None:
     await make_job(jobs, None, JobStatus.DELIVERED, price=0.4, seconds=4)
     await make_job(jobs, None, JobStatus.DELIVERED, user_id=BOB, price=2.0, seconds=12)
     await make_job(jobs, None, JobStatus.FAILED, price=9.0)  # failed videos cost nothing
@@ -411,7 +390,7 @@ async def test_usage_chart_is_a_valid_png() -> None:
     assert image.format == "PNG" and image.size == (1000, 750)
 
 
-async def test_checks_are_served_from_cache_and_every_change_drops_it(db: Database, clock: Clock) -> None:
+async def test_checks_are_served_from_cache_and_every_change_drops_it(db: Database, clock: ManualClock) -> None:
     policy = PolicyService(PolicyStore(db, clock=clock), clock=clock)
     assert await policy.check(GUILD, CHANNEL, ALICE, (), "sora-2", "1280x720", 4, has_image=False) is None
     await db.execute("UPDATE guild_settings SET paused = 1")  # a write that bypasses the service is not seen…

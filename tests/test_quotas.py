@@ -23,6 +23,7 @@ from bot.quotas import (
     QuotaExceeded,
     QuotaService,
 )
+from bot.simulator import ManualClock
 from storage import Database, JobStore
 from storage.jobs import NewJob
 from storage.quotas import Bounds, QuotaStore
@@ -32,32 +33,8 @@ DAY = 86_400
 UNLIMITED = QuotaDefaults.unlimited()
 
 
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def db(tmp_path: Path):
-    database = Database(tmp_path / "quotas.db")
-    await database.open()
-    yield database
-    await database.close()
-
-
 def make_service(
-    db: Database, clock: Clock, defaults: QuotaDefaults = UNLIMITED, cap: float | None = None
+    db: Database, clock: ManualClock, defaults: QuotaDefaults = UNLIMITED, cap: float | None = None
 ) -> QuotaService:
     return QuotaService(QuotaStore(db, clock=clock), defaults=defaults, daily_spend_cap_usd=cap, clock=clock)
 
@@ -133,7 +110,7 @@ async def test_migration_creates_the_ledger_exactly_and_the_quota_tables(db: Dat
     assert {"ledger", "quota_limits", "quota_controls", "quota_grants", "quota_resets"} <= tables
 
 
-async def test_ledger_rows_go_with_their_job(db: Database, clock: Clock) -> None:
+async def test_ledger_rows_go_with_their_job(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     job_id = await admit(service)
     await db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
@@ -143,7 +120,7 @@ async def test_ledger_rows_go_with_their_job(db: Database, clock: Clock) -> None
 # ---------------------------------------------------------------------------------------------- defaults
 
 
-async def test_a_fresh_guild_gets_the_conservative_defaults(db: Database, clock: Clock) -> None:
+async def test_a_fresh_guild_gets_the_conservative_defaults(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock, QuotaDefaults())
     first = await admit(service, seconds=8, price=0.8)
     # One job in flight per member by default.
@@ -171,7 +148,7 @@ async def test_a_fresh_guild_gets_the_conservative_defaults(db: Database, clock:
     assert (limits.max_concurrent_per_user, limits.max_concurrent_per_guild) == (1, 5)
 
 
-async def test_default_seconds_limit_alone(db: Database, clock: Clock) -> None:
+async def test_default_seconds_limit_alone(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock, QuotaDefaults(max_concurrent_per_user=None))
     await admit(service, seconds=12, price=1.2)
     await admit(service, seconds=8, price=0.8)
@@ -190,7 +167,7 @@ async def test_default_seconds_limit_alone(db: Database, clock: Clock) -> None:
 @pytest.mark.parametrize("scope", ["user", "guild"])
 @pytest.mark.parametrize("period", PERIODS)
 @pytest.mark.parametrize("unit", UNITS)
-async def test_every_window_limit(db: Database, clock: Clock, scope: str, period: str, unit: str) -> None:
+async def test_every_window_limit(db: Database, clock: ManualClock, scope: str, period: str, unit: str) -> None:
     service = make_service(db, clock)
     # Each charge is 1 job, 5 seconds, $0.50; the limit admits exactly two.
     await service.set_limit(1, scope, period, unit, {"jobs": 2, "seconds": 10, "usd": 1.0}[unit])
@@ -217,7 +194,7 @@ async def test_every_window_limit(db: Database, clock: Clock, scope: str, period
     await admit(service, user=users[2], seconds=5, price=0.5)
 
 
-async def test_usd_is_compared_without_float_drift(db: Database, clock: Clock) -> None:
+async def test_usd_is_compared_without_float_drift(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     await service.set_limit(1, "user", "day", "usd", 3.0)
     for _ in range(30):  # 30 × $0.10 sums to 3.0000000000000013 in floats
@@ -228,7 +205,7 @@ async def test_usd_is_compared_without_float_drift(db: Database, clock: Clock) -
     assert await admit(service, seconds=1, price=0.0)  # a free job fits a spent budget
 
 
-async def test_a_request_larger_than_the_whole_limit_says_so(db: Database, clock: Clock) -> None:
+async def test_a_request_larger_than_the_whole_limit_says_so(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     await service.set_limit(1, "user", "week", "seconds", 8)
     await service.set_limit(1, "guild", "day", "usd", 1.0)
@@ -245,7 +222,7 @@ async def test_a_request_larger_than_the_whole_limit_says_so(db: Database, clock
     assert "Your limit here is 0 videos per 24 hours" in str(exc)
 
 
-async def test_the_refusal_names_the_limit_that_keeps_the_member_out_longest(db: Database, clock: Clock) -> None:
+async def test_the_refusal_names_the_limit_that_keeps_the_member_out_longest(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     await service.set_limit(1, "user", "day", "jobs", 1)
     await service.set_limit(1, "user", "week", "jobs", 2)
@@ -258,7 +235,7 @@ async def test_the_refusal_names_the_limit_that_keeps_the_member_out_longest(db:
     assert str(exc) == f"You've used 2 of your 2 videos in the last 7 days; the next one frees up {ts(T0 + 7 * DAY)}."
 
 
-async def test_a_refusal_rolls_back_the_job_row(db: Database, clock: Clock) -> None:
+async def test_a_refusal_rolls_back_the_job_row(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     await service.set_limit(1, "user", "day", "jobs", 1)
     await admit(service)
@@ -271,7 +248,7 @@ async def test_a_refusal_rolls_back_the_job_row(db: Database, clock: Clock) -> N
 
 
 @pytest.mark.parametrize("outcome", ["failed", "refused", "discarded"])
-async def test_released_charges_count_nowhere(db: Database, clock: Clock, outcome: str) -> None:
+async def test_released_charges_count_nowhere(db: Database, clock: ManualClock, outcome: str) -> None:
     # The lead releases on failed / refused / discarded; all three are the same ledger move.
     service = make_service(db, clock, cap=1.0)
     await service.set_limit(1, "user", "day", "jobs", 1)
@@ -297,7 +274,7 @@ async def test_released_charges_count_nowhere(db: Database, clock: Clock, outcom
     await admit(service, seconds=4, price=1.0)
 
 
-async def test_committed_charges_keep_counting_but_free_the_concurrency_slot(db: Database, clock: Clock) -> None:
+async def test_committed_charges_keep_counting_but_free_the_concurrency_slot(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     await service.set_limit(1, "user", "day", "jobs", 2)
     await service.set_concurrency(1, per_user=1)
@@ -312,7 +289,7 @@ async def test_committed_charges_keep_counting_but_free_the_concurrency_slot(db:
 # ---------------------------------------------------------------------------------------------- roles and grants
 
 
-async def test_role_overrides_most_generous_wins(db: Database, clock: Clock) -> None:
+async def test_role_overrides_most_generous_wins(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     await service.set_limit(1, "user", "day", "jobs", 2)
     await service.set_limit(1, "user", "day", "jobs", 3, role_id=11)
@@ -332,7 +309,9 @@ async def test_role_overrides_most_generous_wins(db: Database, clock: Clock) -> 
     assert report.window("user", "day", "jobs").limit is None and report.window("user", "day", "jobs").used == 20
 
 
-async def test_role_overrides_stay_in_their_guild_and_only_raise_member_limits(db: Database, clock: Clock) -> None:
+async def test_role_overrides_stay_in_their_guild_and_only_raise_member_limits(
+    db: Database, clock: ManualClock
+) -> None:
     service = make_service(db, clock)
     await service.set_limit(1, "user", "day", "jobs", 1)
     await service.set_limit(2, "user", "day", "jobs", 1)
@@ -345,7 +324,7 @@ async def test_role_overrides_stay_in_their_guild_and_only_raise_member_limits(d
         await service.set_concurrency(1, per_guild=10, role_id=11)
 
 
-async def test_role_overrides_of_concurrency_and_cooldown(db: Database, clock: Clock) -> None:
+async def test_role_overrides_of_concurrency_and_cooldown(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     await service.set_concurrency(1, per_user=1)
     await service.set_concurrency(1, per_user=3, role_id=11)
@@ -366,7 +345,7 @@ async def test_role_overrides_of_concurrency_and_cooldown(db: Database, clock: C
     }
 
 
-async def test_grants_add_to_a_members_limit_until_they_expire(db: Database, clock: Clock) -> None:
+async def test_grants_add_to_a_members_limit_until_they_expire(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     await service.set_limit(1, "user", "week", "jobs", 1)
     await service.set_limit(1, "user", "day", "seconds", 8)
@@ -398,7 +377,7 @@ async def test_grants_add_to_a_members_limit_until_they_expire(db: Database, clo
         await service.grant(1, 100, "jobs", 0, "day")
 
 
-async def test_grants_do_not_raise_guild_limits(db: Database, clock: Clock) -> None:
+async def test_grants_do_not_raise_guild_limits(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     await service.set_limit(1, "guild", "day", "jobs", 1)
     await service.grant(1, 100, "jobs", 5, "day")
@@ -409,7 +388,7 @@ async def test_grants_do_not_raise_guild_limits(db: Database, clock: Clock) -> N
 # ---------------------------------------------------------------------------------------------- concurrency, cooldown
 
 
-async def test_concurrency_per_user(db: Database, clock: Clock) -> None:
+async def test_concurrency_per_user(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     await service.set_concurrency(1, per_user=2)
     first = await admit(service)
@@ -424,7 +403,7 @@ async def test_concurrency_per_user(db: Database, clock: Clock) -> None:
     await admit(service)
 
 
-async def test_concurrency_per_guild(db: Database, clock: Clock) -> None:
+async def test_concurrency_per_guild(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     await service.set_concurrency(1, per_guild=2)
     first = await admit(service, user=100)
@@ -442,7 +421,7 @@ async def test_concurrency_per_guild(db: Database, clock: Clock) -> None:
     await admit(service, user=103)
 
 
-async def test_cooldown_between_jobs(db: Database, clock: Clock) -> None:
+async def test_cooldown_between_jobs(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     await service.set_cooldown(1, 300)
     await admit(service)
@@ -465,7 +444,7 @@ async def test_cooldown_between_jobs(db: Database, clock: Clock) -> None:
 # ---------------------------------------------------------------------------------------------- bot-wide cap
 
 
-async def test_global_daily_cap_across_guilds(db: Database, clock: Clock) -> None:
+async def test_global_daily_cap_across_guilds(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock, cap=1.0)
     assert await service.paused() is None
     await admit(service, guild=1, price=0.6)
@@ -497,7 +476,7 @@ async def test_global_daily_cap_across_guilds(db: Database, clock: Clock) -> Non
 # ---------------------------------------------------------------------------------------------- races
 
 
-async def test_fifty_concurrent_creates_against_a_limit_of_three(db: Database, clock: Clock) -> None:
+async def test_fifty_concurrent_creates_against_a_limit_of_three(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     await service.set_limit(1, "user", "day", "jobs", 3)
     results = await asyncio.gather(*(admit(service) for _ in range(50)), return_exceptions=True)
@@ -510,7 +489,7 @@ async def test_fifty_concurrent_creates_against_a_limit_of_three(db: Database, c
     assert await count(db, "SELECT COUNT(*) FROM jobs") == 3
 
 
-async def test_fifty_concurrent_creates_on_two_connections_to_one_file(tmp_path: Path, clock: Clock) -> None:
+async def test_fifty_concurrent_creates_on_two_connections_to_one_file(tmp_path: Path, clock: ManualClock) -> None:
     # Two Database objects (two SQLite connections, as two bot processes would have): BEGIN IMMEDIATE is
     # what serialises them, not the asyncio lock.
     async with Database(tmp_path / "shared.db") as first, Database(tmp_path / "shared.db") as second:
@@ -523,7 +502,7 @@ async def test_fifty_concurrent_creates_on_two_connections_to_one_file(tmp_path:
         assert await count(second, "SELECT COUNT(*) FROM jobs") == 3
 
 
-async def test_guild_limits_hit_from_two_guilds_at_once_stay_separate(db: Database, clock: Clock) -> None:
+async def test_guild_limits_hit_from_two_guilds_at_once_stay_separate(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     await service.set_limit(1, "guild", "day", "jobs", 3)
     await service.set_limit(2, "guild", "day", "seconds", 20)
@@ -536,7 +515,7 @@ async def test_guild_limits_hit_from_two_guilds_at_once_stay_separate(db: Databa
     assert await count(db, "SELECT COUNT(*) FROM jobs") == 8
 
 
-async def test_global_cap_hit_from_two_guilds_at_once(db: Database, clock: Clock) -> None:
+async def test_global_cap_hit_from_two_guilds_at_once(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock, cap=1.0)
     attempts = [admit(service, guild=1 + i % 2, user=2000 + i, price=0.1) for i in range(40)]
     results = await asyncio.gather(*attempts, return_exceptions=True)
@@ -549,7 +528,7 @@ async def test_global_cap_hit_from_two_guilds_at_once(db: Database, clock: Clock
 # ---------------------------------------------------------------------------------------------- moderators
 
 
-async def test_reset_user_forgives_the_members_own_usage_only(db: Database, clock: Clock) -> None:
+async def test_reset_user_forgives_the_members_own_usage_only(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     await service.set_limit(1, "user", "day", "jobs", 2)
     await service.set_limit(1, "guild", "day", "jobs", 5)
@@ -576,7 +555,7 @@ async def test_reset_user_forgives_the_members_own_usage_only(db: Database, cloc
     assert await service.reset_user(1, 999) == 0
 
 
-async def test_limits_merge_defaults_and_clear_restores_them(db: Database, clock: Clock) -> None:
+async def test_limits_merge_defaults_and_clear_restores_them(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock, QuotaDefaults(), cap=50.0)
     await service.set_limit(1, "user", "day", "jobs", 10)
     await service.set_limit(1, "guild", "month", "usd", None)
@@ -605,7 +584,7 @@ async def test_limits_merge_defaults_and_clear_restores_them(db: Database, clock
     assert (await service.limits(2)).window("user", "day", "jobs").amount == 3
 
 
-async def test_invalid_settings_are_refused(db: Database, clock: Clock) -> None:
+async def test_invalid_settings_are_refused(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     with pytest.raises(ValueError, match="whole numbers"):
         await service.set_limit(1, "user", "day", "jobs", 2.5)
@@ -624,7 +603,7 @@ async def test_invalid_settings_are_refused(db: Database, clock: Clock) -> None:
 # ---------------------------------------------------------------------------------------------- report
 
 
-async def test_report_numbers(db: Database, clock: Clock) -> None:
+async def test_report_numbers(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock, QuotaDefaults(max_concurrent_per_user=5), cap=20.0)
     await service.set_limit(1, "user", "week", "usd", 5.0)
     await service.set_limit(1, "guild", "day", "seconds", 100)
@@ -665,7 +644,7 @@ async def test_report_numbers(db: Database, clock: Clock) -> None:
 # ---------------------------------------------------------------------------------------------- running totals
 
 
-async def test_running_totals_agree_with_a_scan_of_the_ledger(db: Database, clock: Clock) -> None:
+async def test_running_totals_agree_with_a_scan_of_the_ledger(db: Database, clock: ManualClock) -> None:
     """Guild and bot-wide sums come from running totals; after any mix of charges, refunds, deliveries,
     resets and elapsed time they must equal a plain scan of the ledger."""
     rng = random.Random(20260924)
@@ -714,7 +693,7 @@ async def test_running_totals_agree_with_a_scan_of_the_ledger(db: Database, cloc
                 assert usage.global_micros == (await store.scan_sums("global", since=now - DAY)).micros
 
 
-async def test_reservations_keep_time_order_when_the_clock_steps_back(db: Database, clock: Clock) -> None:
+async def test_reservations_keep_time_order_when_the_clock_steps_back(db: Database, clock: ManualClock) -> None:
     service = make_service(db, clock)
     first = await admit(service)
     clock.advance(-30)  # e.g. an NTP correction
@@ -725,7 +704,7 @@ async def test_reservations_keep_time_order_when_the_clock_steps_back(db: Databa
     assert await count(db, "SELECT COUNT(*) FROM ledger_totals") == 1
 
 
-async def test_a_change_made_elsewhere_applies_to_the_next_reservation(tmp_path: Path, clock: Clock) -> None:
+async def test_a_change_made_elsewhere_applies_to_the_next_reservation(tmp_path: Path, clock: ManualClock) -> None:
     # Another QuotaService (another process, or a moderator tool) changes the limit; the cached configuration
     # of this one is checked against the database's version inside the reservation's transaction.
     async with Database(tmp_path / "shared.db") as first, Database(tmp_path / "shared.db") as second:
@@ -742,7 +721,7 @@ async def test_a_change_made_elsewhere_applies_to_the_next_reservation(tmp_path:
         assert (await bot.report(1, 100, ())).window("user", "day", "jobs").used == 1
 
 
-async def test_every_default_field_is_a_limit(db: Database, clock: Clock) -> None:
+async def test_every_default_field_is_a_limit(db: Database, clock: ManualClock) -> None:
     defaults = QuotaDefaults(
         user_jobs_per_day=None,
         user_seconds_per_day=None,

@@ -29,14 +29,6 @@ def new_job(**overrides: object) -> NewJob:
     return NewJob(**base)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def db(tmp_path: Path):
-    database = Database(tmp_path / "bot.db")
-    await database.open()
-    yield database
-    await database.close()
-
-
 async def test_migrations_set_version_wal_and_foreign_keys(db: Database) -> None:
     assert await db.schema_version() == len(available_migrations())
     assert (await db.fetchone("PRAGMA journal_mode"))[0] == "wal"
