@@ -70,7 +70,9 @@ async def test_create_posts_the_finished_mp4_mentioning_the_requester(reelbot: R
     payload = post.payload
     user_id = reelbot.fake.interactions[iid].payload["member"]["user"]["id"]
     assert f"<@{user_id}>" in payload["content"]
-    assert payload["allowed_mentions"]["parse"] == [] or "everyone" not in payload["allowed_mentions"].get("parse", [])
+    mentions = payload["allowed_mentions"]
+    assert not {"everyone", "roles"} & set(mentions.get("parse", [])), "only the requester may be pinged"
+    assert mentions.get("roles", []) == []
     [embed] = payload["embeds"]
     assert embed["footer"]["text"].startswith("Job #1 · sora-2") and "simulated" in embed["footer"]["text"]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
